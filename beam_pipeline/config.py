@@ -1,0 +1,127 @@
+"""The annotation job's configuration, validated before any graph is built.
+
+``AnnotateConfig`` is the single source of truth the pipeline reads. ``validate()``
+checks everything that can be checked up front - input patterns match files, model
+paths exist, guides load, choices are valid - and raises :class:`ConfigError` with one
+sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+
+from guides import Guide, GuideError, load_guides
+from transforms.engine.models import ModelLoadError, check_model_source
+from transforms.model_handler import ModelSettings
+from transforms.pairing import PAIRING_STRATEGIES
+from transforms.routers import ROUTER_KINDS
+
+REWARDS = ("sum", "mean")
+DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A configuration problem the user can fix (printed as one line)."""
+
+
+@dataclass
+class AnnotateConfig:
+    input: list[str]
+    output: str
+    strong: str
+    weak: str
+    guides: str = "builtin"  # "builtin", a directory, or "none"
+    router: str = "llm"
+    router_model: str | None = None
+    router_threshold: float = 0.5
+    default_domain: str = "chat"
+    reward: str = "sum"
+    pairing: str = "best-worst"
+    min_margin: float = 0.0
+    seed: int = 0
+    run_date: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).date().isoformat())
+    max_tokens: int | None = None
+    batch_tokens: int = 8192
+    dtype: str = "auto"
+    device: str = "auto"
+    output_shards: int = 1
+    score_retries: int = 2
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+
+    # Filled by validate()
+    input_files: list[tuple[str, int]] = field(default_factory=list, repr=False)
+    guide_set: dict[str, Guide] | None = field(default=None, repr=False)
+
+    @property
+    def reward_key(self) -> str:
+        return "reward" if self.reward == "sum" else "reward_mean"
+
+    def model_settings(self, name: str) -> ModelSettings:
+        return ModelSettings(
+            name=name,
+            dtype=self.dtype,
+            device=self.device,
+            batch_tokens=self.batch_tokens,
+            max_tokens=self.max_tokens,
+            trust_remote_code=self.trust_remote_code,
+            allow_pickle=self.allow_pickle,
+        )
+
+    def as_manifest(self) -> dict:
+        d = asdict(self)
+        d.pop("input_files")
+        d.pop("guide_set")
+        return d
+
+    def validate(self) -> AnnotateConfig:
+        from transforms.io import expand_patterns
+
+        for name, value, choices in (
+            ("--router", self.router, ROUTER_KINDS),
+            ("--reward", self.reward, REWARDS),
+            ("--pairing", self.pairing, PAIRING_STRATEGIES),
+            ("--dtype", self.dtype, DTYPE_CHOICES),
+            ("--device", self.device, DEVICE_CHOICES),
+        ):
+            if value not in choices:
+                raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.run_date):
+            raise ConfigError(f"--run-date must be YYYY-MM-DD, got {self.run_date!r}")
+        try:
+            dt.date.fromisoformat(self.run_date)
+        except ValueError:
+            raise ConfigError(f"--run-date is not a valid date: {self.run_date}") from None
+        if self.min_margin < 0:
+            raise ConfigError("--min-margin must be >= 0")
+        if self.batch_tokens < 1 or (self.max_tokens is not None and self.max_tokens < 2):
+            raise ConfigError("--batch-tokens must be >= 1 and --max-tokens >= 2")
+        if not 0.0 <= self.router_threshold <= 1.0:
+            raise ConfigError("--router-threshold must be between 0 and 1")
+        if not self.input:
+            raise ConfigError("--input is required")
+        if not self.output:
+            raise ConfigError("--output is required")
+        if self.guides != "none":
+            try:
+                self.guide_set = load_guides(None if self.guides == "builtin" else self.guides)
+            except GuideError as exc:
+                raise ConfigError(str(exc)) from None
+            if self.default_domain not in self.guide_set:
+                raise ConfigError(
+                    f"--default-domain {self.default_domain!r} has no guide (guides: {', '.join(self.guide_set)})"
+                )
+        for name in (self.strong, self.weak, self.router_model):
+            if name:
+                try:
+                    check_model_source(name, self.allow_pickle)
+                except ModelLoadError as exc:
+                    raise ConfigError(str(exc)) from None
+        files, unmatched = expand_patterns(self.input)
+        if unmatched:
+            raise ConfigError(f"--input matched no files: {', '.join(unmatched)}")
+        self.input_files = files
+        return self

@@ -1,0 +1,182 @@
+"""``AnnotateOptions``: the app's flags as a Beam ``PipelineOptions`` subclass.
+
+Registering them with Beam means they travel with the job's options (visible in the
+Dataflow/Flink UI) and ``PipelineOptions.view_as(AnnotateOptions)`` reads them; the
+launcher also uses the same definitions for ``--help`` and to reject unknown flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+from beam_pipeline.config import DEVICE_CHOICES, DTYPE_CHOICES, REWARDS
+from transforms.pairing import PAIRING_STRATEGIES
+from transforms.routers import ROUTER_KINDS
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+class AnnotateOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        g = parser.add_argument_group("annotation")
+        g.add_argument(
+            "--input",
+            action="extend",
+            nargs="+",
+            default=None,
+            help="input files: paths, globs, local or gs://; .jsonl[.gz] or .parquet (repeatable)",
+        )
+        g.add_argument("--output", default=None, help="output root (local or gs://); tables go under it")
+        g.add_argument("--strong", default=None, help="better-aligned causal LM: local folder or hub id")
+        g.add_argument(
+            "--weak", default=None, help="less-aligned causal LM (e.g. the SFT/base model): folder or hub id"
+        )
+        g.add_argument(
+            "--guides",
+            default="builtin",
+            help="guide folder of *.yaml files, 'builtin' (default) or 'none' (unguided density ratio)",
+        )
+        g.add_argument(
+            "--router",
+            default="llm",
+            choices=ROUTER_KINDS,
+            help="domain router: llm (zero-shot label likelihoods), keyword, or column (record's domain)",
+        )
+        g.add_argument(
+            "--router-model",
+            dest="router_model",
+            default=None,
+            help="model the llm router uses (default: the strong model)",
+        )
+        g.add_argument(
+            "--router-threshold",
+            dest="router_threshold",
+            type=float,
+            default=0.5,
+            help="llm router: below this label probability, use --default-domain (default 0.5)",
+        )
+        g.add_argument(
+            "--default-domain",
+            dest="default_domain",
+            default="chat",
+            help="domain for prompts the router cannot place (default chat)",
+        )
+        g.add_argument(
+            "--reward",
+            default="sum",
+            choices=REWARDS,
+            help="rank by summed log-ratio (sum, the paper's) or per-token mean (mean)",
+        )
+        g.add_argument(
+            "--pairing",
+            default="best-worst",
+            choices=PAIRING_STRATEGIES,
+            help="best-worst (default), best-random (seeded), or all pairs above --min-margin",
+        )
+        g.add_argument(
+            "--min-margin",
+            dest="min_margin",
+            type=float,
+            default=0.0,
+            help="smallest reward margin for a pair (default 0)",
+        )
+        g.add_argument("--seed", type=int, default=0, help="seed for best-random pairing")
+        g.add_argument(
+            "--run-date",
+            dest="run_date",
+            default=None,
+            help="partition date YYYY-MM-DD (default: today, UTC); rerunning a date replaces it",
+        )
+        g.add_argument(
+            "--max-tokens",
+            dest="max_tokens",
+            type=_positive_int,
+            default=None,
+            help="dead-letter sequences longer than this (default: the model's context length)",
+        )
+        g.add_argument(
+            "--batch-tokens",
+            dest="batch_tokens",
+            type=_positive_int,
+            default=8192,
+            help="padded tokens per forward batch (default 8192)",
+        )
+        g.add_argument(
+            "--dtype",
+            default="auto",
+            choices=DTYPE_CHOICES,
+            help="model dtype; auto = bf16/fp16 on GPU, float32 on CPU",
+        )
+        g.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="auto, cpu or cuda")
+        g.add_argument(
+            "--output-shards",
+            dest="output_shards",
+            type=_positive_int,
+            default=1,
+            help="Parquet files per partition (default 1; raise for large corpora)",
+        )
+        g.add_argument(
+            "--score-retries",
+            dest="score_retries",
+            type=int,
+            default=2,
+            help="retries of a failed scoring batch before its candidates are dead-lettered",
+        )
+        g.add_argument(
+            "--trust-remote-code",
+            dest="trust_remote_code",
+            action="store_true",
+            help="allow model repos to run their own code (off by default)",
+        )
+        g.add_argument(
+            "--allow-pickle",
+            dest="allow_pickle",
+            action="store_true",
+            help="allow pickle weight files (.bin/.pt), which can run code when loaded",
+        )
+
+
+APP_FIELDS = (
+    "input",
+    "output",
+    "strong",
+    "weak",
+    "guides",
+    "router",
+    "router_model",
+    "router_threshold",
+    "default_domain",
+    "reward",
+    "pairing",
+    "min_margin",
+    "seed",
+    "run_date",
+    "max_tokens",
+    "batch_tokens",
+    "dtype",
+    "device",
+    "output_shards",
+    "score_retries",
+    "trust_remote_code",
+    "allow_pickle",
+)
+
+
+def unknown_flags(argv: list[str]) -> list[str]:
+    """Flags that neither the app nor any Beam options class knows (typos)."""
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    seen = {}
+    for cls in PipelineOptions.__subclasses__():
+        seen.setdefault(str(cls), cls)
+    for cls in seen.values():
+        cls._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(argv)
+    return [a for a in unknown if a.startswith("-")]

@@ -1,0 +1,91 @@
+"""Assemble the annotation graph: read -> prepare -> route -> score -> pair -> write.
+
+``build_pipeline(p, config)`` only builds; ``run.py`` runs it and publishes. Every
+output is written under a staging prefix for the run date; ``publish`` makes it visible
+once the whole job succeeded. Counts that cannot be read back from the outputs (rows
+read, candidates in) are computed in the graph and written next to them, so the
+summary reconciles on every runner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apache_beam as beam
+
+from beam_pipeline.config import AnnotateConfig
+from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet
+from transforms.model_handler import DensityRatioModelHandler
+from transforms.prepare import PrepareGroups
+from transforms.routing import RouteToGuide
+from transforms.schemas import PAIRS_SCHEMA, SCORES_SCHEMA
+from transforms.scoring import ScoreCandidates, pair_rows, score_rows
+
+
+def staging_dir(config: AnnotateConfig) -> str:
+    return f"{config.output.rstrip('/')}/_staging/run_date={config.run_date}"
+
+
+def _count(pcoll, label: str, name: str, value_fn=lambda _: 1):
+    return pcoll | f"Count{label}" >> beam.Map(lambda x: (name, value_fn(x)))
+
+
+def _dead_key(entry: dict[str, Any]) -> str:
+    unit = "candidates" if "response_index" in entry else "records"
+    return f"dead_{unit}:{entry['stage']}"
+
+
+def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
+    """Add the annotation steps to ``p``; returns the main PCollections (for tests)."""
+    stage = staging_dir(config)
+    strong = config.model_settings(config.strong)
+    weak = config.model_settings(config.weak)
+    router_model = config.model_settings(config.router_model or config.strong)
+    guides = config.guide_set
+
+    read = p | "ReadCorpus" >> ReadCorpus(config.input_files)
+    prepared = read["records"] | "PrepareGroups" >> PrepareGroups(frozenset(guides) if guides else None)
+    routed = prepared["groups"] | "RouteToGuide" >> RouteToGuide(
+        guides,
+        config.router,
+        config.default_domain,
+        router_model if config.router == "llm" else None,
+        config.router_threshold,
+    )
+    handler = DensityRatioModelHandler(strong, weak)
+    scored = routed | "ScoreCandidates" >> ScoreCandidates(handler, guides, config.score_retries)
+
+    scores = scored["scored"] | "ScoreRows" >> beam.FlatMap(score_rows, config.strong, config.weak)
+    pairs = scored["scored"] | "BuildPairs" >> beam.FlatMap(
+        pair_rows, config.pairing, config.min_margin, config.reward_key, config.strong, config.weak, config.seed
+    )
+    dead = (read[DEAD_LETTER], prepared[DEAD_LETTER], scored[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
+    dead = dead | "StampRunDate" >> beam.Map(lambda e, d: {**e, "run_date": d}, config.run_date)
+
+    _ = scores | "WriteScores" >> WritePartitionedParquet(
+        f"{stage}/scores",
+        SCORES_SCHEMA,
+        "domain",
+        lambda r: f"{r['prompt_id']}\x00{r['response_index']:09d}",
+        config.output_shards,
+    )
+    _ = pairs | "WritePairs" >> WritePartitionedParquet(
+        f"{stage}/pairs", PAIRS_SCHEMA, "domain", lambda r: f"{r['prompt_id']}\x00{r['_pair']}", config.output_shards
+    )
+    _ = dead | "WriteDeadLetters" >> WriteJsonl(f"{stage}/dead_letter", config.output_shards)
+
+    counts = (
+        (
+            _count(read["records"], "RowsRead", "rows_ok"),
+            _count(prepared["parsed"], "Candidates", "candidates_in", lambda r: len(r["responses"])),
+            _count(scores, "Scored", "scored", lambda r: 1),
+            scores | "ScoredByDomain" >> beam.Map(lambda r: (f"scored_by_domain:{r['domain']}", 1)),
+            pairs | "PairsByDomain" >> beam.Map(lambda r: (f"pairs_by_domain:{r['domain']}", 1)),
+            dead | "DeadByStage" >> beam.Map(lambda e: (_dead_key(e), 1)),
+        )
+        | "FlattenCounts" >> beam.Flatten()
+        | "SumCounts" >> beam.CombinePerKey(sum)
+        | "CountRow" >> beam.Map(lambda kv: {"name": kv[0], "value": kv[1]})
+    )
+    _ = counts | "WriteCounts" >> WriteJsonl(f"{stage}/_counts", 1)
+    return {"scores": scores, "pairs": pairs, "dead_letter": dead, "counts": counts}

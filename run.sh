@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine:
+#   ./run.sh          set up .venv (first time), then annotate the built-in sample corpus
+#   ./run.sh test     set up .venv (first time), then run lint and the whole test suite
+#   ./run.sh gdr ...  run any gdr command inside the venv
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV="${GDR_VENV:-.venv}"
+CACHE="${GDR_CACHE:-$HOME/.cache/gdr}"
+OUTPUT="${GDR_OUTPUT:-gdr_output}"
+PY="$VENV/bin/python"
+
+pip_quiet() {
+  # This machine's pip prints a warning per missing local index folder; hide only those.
+  "$PY" -m pip "$@" 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+  return "${PIPESTATUS[0]}"
+}
+
+setup() {
+  if [ ! -x "$PY" ]; then
+    echo "[run.sh] creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  local stamp="$VENV/.gdr-installed" want
+  want="$(cat setup.py | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "[run.sh] installing dependencies (first run takes a few minutes)"
+    pip_quiet install -q --upgrade pip
+    # torch first and pinned: the CPU wheel on this machine; anything that depends on
+    # torch afterwards sees it installed instead of pulling a multi-GB CUDA build.
+    pip_quiet install -q torch==2.13.0
+    pip_quiet install -q -e ".[test]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+main_job() {
+  echo "[run.sh] building the tiny offline demo pair in $CACHE/tiny (random weights; see README)"
+  "$VENV/bin/gdr" build-tiny-pair "$CACHE/tiny" >/dev/null
+  "$VENV/bin/gdr" annotate \
+    --input beam_pipeline/data/sample_corpus.jsonl \
+    --output "$OUTPUT" \
+    --strong "$CACHE/tiny/tiny-chatml-strong" \
+    --weak "$CACHE/tiny/tiny-chatml-weak" \
+    --router keyword \
+    "$@"
+  echo "[run.sh] output is under $(cd "$OUTPUT" && pwd)"
+}
+
+cmd="${1:-main}"
+case "$cmd" in
+  main) setup; main_job ;;
+  test)
+    setup
+    shift
+    "$VENV/bin/ruff" check beam_pipeline transforms guides tests benchmarks setup.py
+    "$PY" -m pytest -q "$@" tests
+    ;;
+  gdr) setup; shift; "$VENV/bin/gdr" "$@" ;;
+  *) echo "usage: ./run.sh [test [pytest args] | gdr ARGS]" >&2; exit 2 ;;
+esac

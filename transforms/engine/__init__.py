@@ -1,0 +1,1 @@
+"""Torch scoring engine (no Beam imports): templating, model loading, density-ratio scoring."""

@@ -1,0 +1,48 @@
+"""Arrow schemas of the output tables (TRL's conversational preference format for pairs)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+MESSAGES = pa.list_(MESSAGE)
+
+PAIRS_SCHEMA = pa.schema(
+    [
+        ("prompt_id", pa.string()),
+        ("prompt", MESSAGES),
+        ("chosen", MESSAGES),
+        ("rejected", MESSAGES),
+        ("chosen_reward", pa.float64()),
+        ("rejected_reward", pa.float64()),
+        ("margin", pa.float64()),
+        ("domain", pa.string()),
+        ("guide_id", pa.string()),
+        ("guide_version", pa.string()),
+        ("strong_model", pa.string()),
+        ("weak_model", pa.string()),
+        ("n_candidates", pa.int32()),
+        ("metadata", pa.string()),  # the record's metadata object as JSON
+    ]
+)
+
+SCORES_SCHEMA = pa.schema(
+    [
+        ("prompt_id", pa.string()),
+        ("response_index", pa.int32()),
+        ("prompt", MESSAGES),
+        ("response", pa.string()),
+        ("reward", pa.float64()),
+        ("reward_mean", pa.float64()),
+        ("logp_strong", pa.float64()),
+        ("logp_weak", pa.float64()),
+        ("n_tokens_strong", pa.int32()),
+        ("n_tokens_weak", pa.int32()),
+        ("domain", pa.string()),
+        ("router_confidence", pa.float64()),
+        ("guide_id", pa.string()),
+        ("guide_version", pa.string()),
+        ("strong_model", pa.string()),
+        ("weak_model", pa.string()),
+    ]
+)

@@ -1,0 +1,178 @@
+"""``ScoreCandidates`` and ``BuildPairs``: the density-ratio scores and the pairs from them.
+
+Scoring batches prompt groups, hands all their candidates to the engine in one call
+(the engine packs them by tokens), and emits per group the scored candidates; candidates
+the engine cannot score (template cannot render, over ``--max-tokens``, out of memory
+alone) go to the dead-letter output with the engine's reason. An exception from the
+engine is retried (``--score-retries``); if it keeps failing, the batch's candidates are
+dead-lettered with the error rather than failing the job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import apache_beam as beam
+
+from guides import Guide
+from transforms.io import DEAD_LETTER, dead_letter
+from transforms.model_handler import DensityRatioModelHandler
+from transforms.pairing import make_pairs
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 30.0
+
+
+class _ScoreBatch(beam.DoFn):
+    def __init__(self, handler: DensityRatioModelHandler, guides: dict[str, Guide] | None, retries: int):
+        self.handler, self.guides, self.retries = handler, guides, max(0, retries)
+        self._scorer = None
+
+    def setup(self):
+        self._scorer = self.handler.load_model()
+        self._done, self._t0, self._last = 0, time.monotonic(), time.monotonic()
+        self._scored = beam.metrics.Metrics.counter("gdr", "candidates_scored")
+        self._failed = beam.metrics.Metrics.counter("gdr", "candidates_dead_lettered")
+
+    def _score_with_retries(self, requests):
+        for attempt in range(self.retries + 1):
+            try:
+                return self._scorer.score(requests)
+            except Exception as exc:  # transient (device, I/O); OOM is handled inside the engine
+                if attempt == self.retries:
+                    raise
+                log.warning("scoring attempt %d/%d failed: %s; retrying", attempt + 1, self.retries + 1, exc)
+                time.sleep(min(2.0**attempt * 0.1, 5.0))
+        raise AssertionError("unreachable")
+
+    def process(self, batch: list[dict[str, Any]]):
+        from transforms.engine.scorer import ScoreFailure, ScoreRequest
+
+        requests, index = [], {}
+        for g in batch:
+            guide = self.guides.get(g["domain"]) if self.guides else None
+            for c in g["candidates"]:
+                key = f"{g['prompt_id']}\x00{c['response_index']}"
+                index[key] = (g, c)
+                requests.append(ScoreRequest(key, g["conversation"], c["response"], guide))
+        try:
+            results = self._score_with_retries(requests)
+        except Exception as exc:
+            results = [
+                ScoreFailure(r.key, "score", f"scoring failed after {self.retries + 1} attempts: {exc}")
+                for r in requests
+            ]
+        scored: dict[str, list] = {}
+        for res in results:
+            g, c = index[res.key]
+            if isinstance(res, ScoreFailure):
+                self._failed.inc()
+                yield beam.pvalue.TaggedOutput(
+                    DEAD_LETTER,
+                    dead_letter(
+                        res.stage,
+                        res.reason,
+                        c["source"],
+                        {"prompt_id": g["prompt_id"], "prompt": g["conversation"], "response": c["response"]},
+                        response_index=c["response_index"],
+                        domain=g["domain"],
+                    ),
+                )
+                continue
+            self._scored.inc()
+            scored.setdefault(g["prompt_id"], []).append(
+                {
+                    "response_index": c["response_index"],
+                    "response": c["response"],
+                    "reward": res.reward,
+                    "reward_mean": res.reward_mean,
+                    "logp_strong": res.logp_strong,
+                    "logp_weak": res.logp_weak,
+                    "n_tokens_strong": res.n_tokens_strong,
+                    "n_tokens_weak": res.n_tokens_weak,
+                }
+            )
+        for g in batch:
+            if g["prompt_id"] in scored:
+                out = {k: v for k, v in g.items() if k != "candidates"}
+                out["scored"] = sorted(scored[g["prompt_id"]], key=lambda s: s["response_index"])
+                out["n_candidates"] = len(out["scored"])
+                yield out
+        self._done += len(requests)
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_EVERY_S:
+            self._last = now
+            log.info("scored %d candidates in this worker (%.1f/s)", self._done, self._done / (now - self._t0))
+
+
+class ScoreCandidates(beam.PTransform):
+    """Routed prompt groups -> ``scored`` groups and ``dead_letter`` candidates."""
+
+    def __init__(
+        self,
+        handler: DensityRatioModelHandler,
+        guides: dict[str, Guide] | None,
+        retries: int = 2,
+        max_batch_size: int = 8,
+    ):
+        super().__init__()
+        self.fn = _ScoreBatch(handler, guides, retries)
+        self.max_batch_size = max_batch_size
+
+    def expand(self, groups):
+        out = (
+            groups
+            | "BatchGroups" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.max_batch_size)
+            | "DensityRatio" >> beam.ParDo(self.fn).with_outputs(DEAD_LETTER, main="scored")
+        )
+        return {"scored": out.scored, DEAD_LETTER: out[DEAD_LETTER]}
+
+
+def score_rows(group: dict[str, Any], strong: str, weak: str) -> list[dict[str, Any]]:
+    """One ``scores`` table row per scored candidate."""
+    return [
+        {
+            "prompt_id": group["prompt_id"],
+            "prompt": group["conversation"],
+            "domain": group["domain"],
+            "router_confidence": group["router_confidence"],
+            "guide_id": group["guide_id"],
+            "guide_version": group["guide_version"],
+            "strong_model": strong,
+            "weak_model": weak,
+            **s,
+        }
+        for s in group["scored"]
+    ]
+
+
+def pair_rows(
+    group: dict[str, Any], strategy: str, min_margin: float, reward_key: str, strong: str, weak: str, seed: int = 0
+) -> list[dict[str, Any]]:
+    """TRL conversational preference rows for one scored group."""
+    pairs = make_pairs(group["scored"], strategy, min_margin, reward_key, group["prompt_id"], seed)
+    meta = json.dumps(group["metadata"], ensure_ascii=False, sort_keys=True) if group["metadata"] is not None else None
+    return [
+        {
+            "prompt_id": group["prompt_id"],
+            "prompt": group["conversation"],
+            "chosen": [{"role": "assistant", "content": c["response"]}],
+            "rejected": [{"role": "assistant", "content": r["response"]}],
+            "chosen_reward": c[reward_key],
+            "rejected_reward": r[reward_key],
+            "margin": c[reward_key] - r[reward_key],
+            "domain": group["domain"],
+            "guide_id": group["guide_id"],
+            "guide_version": group["guide_version"],
+            "strong_model": strong,
+            "weak_model": weak,
+            "n_candidates": group["n_candidates"],
+            "metadata": meta,
+            # not a column: keeps "all" pairs of one prompt apart when sharding/sorting
+            "_pair": f"{c['response_index']}-{r['response_index']}",
+        }
+        for c, r in pairs
+    ]
