@@ -46,6 +46,15 @@ def delete_tree(prefix: str) -> None:
                 pass
 
 
+def remove_empty_dir(path: str) -> None:
+    """Local disk keeps empty folders; object stores have none to remove."""
+    if is_local(path):
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
 def read_text(path: str) -> str:
     with FileSystems.open(path) as f:
         return f.read().decode("utf-8")

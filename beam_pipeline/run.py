@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam_pipeline.config import AnnotateConfig, ConfigError
 from beam_pipeline.options import APP_FIELDS, AnnotateOptions, unknown_flags
 from beam_pipeline.pipeline import build_pipeline, staging_dir
-from beam_pipeline.publish import delete_tree, publish, read_counts, write_manifest
+from beam_pipeline.publish import delete_tree, publish, read_counts, remove_empty_dir, write_manifest
 
 log = logging.getLogger("gdr")
 
@@ -73,7 +73,11 @@ def parse_annotate_args(argv: list[str]) -> tuple[AnnotateConfig, list[str]]:
 
 
 def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any]:
-    """Run a validated config end to end; returns the manifest."""
+    """Run a validated config end to end; returns the manifest.
+
+    ``beam_args`` are handed to ``PipelineOptions``; pass the app's flags in them too, so
+    the job's recorded options (Dataflow/Flink UI) show the real configuration.
+    """
     started = time.time()
     stage = staging_dir(config)
     delete_tree(stage)  # leftovers of a run that died are never published
@@ -92,7 +96,10 @@ def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any]:
     counts = read_counts(stage)
     published = publish(config.output, stage, config.run_date)
     delete_tree(stage)
+    remove_empty_dir(f"{config.output.rstrip('/')}/_staging")
     dead_records = sum(v for k, v in counts.items() if k.startswith("dead_records:"))
+    # Rows that parsed as JSON but failed validation are in rows_ok *and* dead-lettered.
+    unreadable = sum(v for k, v in counts.items() if k.startswith("dead_records:read"))
     dead_candidates = sum(v for k, v in counts.items() if k.startswith("dead_candidates:"))
     manifest = {
         "run_date": config.run_date,
@@ -103,7 +110,7 @@ def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any]:
         "guides": {g.id: g.version for g in (config.guide_set or {}).values()},
         "input_files": [{"path": p, "size_bytes": s} for p, s in config.input_files],
         "counts": {
-            "records_in": counts.get("rows_ok", 0) + dead_records,
+            "records_in": counts.get("rows_ok", 0) + unreadable,
             "records_read_ok": counts.get("rows_ok", 0),
             "records_dead_lettered": dead_records,
             "candidates_in": counts.get("candidates_in", 0),
@@ -155,9 +162,9 @@ def run(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     setup_logging("-v" in argv or "--verbose" in argv)
     try:
-        config, beam_args = parse_annotate_args(argv)
+        config, _beam_args = parse_annotate_args(argv)
         config.validate()
-        manifest = execute(config, beam_args)
+        manifest = execute(config, [a for a in argv if a not in ("-v", "--verbose")])
     except (UserError, ConfigError) as exc:
         print(f"gdr: error: {exc}", file=sys.stderr)
         return 2

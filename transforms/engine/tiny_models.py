@@ -40,6 +40,9 @@ _CORPUS = [
     "Here is a recipe: boil water, add pasta, cook for ten minutes, drain and serve with sauce.",
     "Please write a short, polite email to decline the meeting on Monday. Thanks, Sam.",
     "system user assistant guide criteria exemplar response request domain chat safety reasoning",
+    # Runs of newlines, so byte-level BPE learns multi-newline tokens: a response that starts
+    # with newlines then merges with the template's trailing newline (the boundary case).
+    "First paragraph.\n\n\nSecond paragraph.\n\n\nThird.\n\n\n" * 4,
 ]
 
 
