@@ -54,7 +54,7 @@ case "$cmd" in
   test)
     setup
     shift
-    "$VENV/bin/ruff" check beam_pipeline transforms guides tests benchmarks setup.py
+    "$VENV/bin/ruff" check .
     "$PY" -m pytest -q "$@" tests
     ;;
   gdr) setup; shift; "$VENV/bin/gdr" "$@" ;;

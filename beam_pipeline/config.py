@@ -51,10 +51,16 @@ class AnnotateConfig:
     score_retries: int = 2
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    rescore: bool = False
 
     # Filled by validate()
     input_files: list[tuple[str, int]] = field(default_factory=list, repr=False)
+    input_mtimes: dict[str, float] = field(default_factory=dict, repr=False)
     guide_set: dict[str, Guide] | None = field(default=None, repr=False)
+    existing_score_files: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    scoring_setting: str = field(default="", repr=False)
+    router_setting: str = field(default="", repr=False)
+    fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def reward_key(self) -> str:
@@ -73,8 +79,8 @@ class AnnotateConfig:
 
     def as_manifest(self) -> dict:
         d = asdict(self)
-        d.pop("input_files")
-        d.pop("guide_set")
+        for internal in ("input_files", "input_mtimes", "guide_set", "existing_score_files"):
+            d.pop(internal)
         return d
 
     def validate(self) -> AnnotateConfig:
@@ -124,4 +130,45 @@ class AnnotateConfig:
         if unmatched:
             raise ConfigError(f"--input matched no files: {', '.join(unmatched)}")
         self.input_files = files
+        self.input_mtimes = input_mtimes(self.input)
+        self._derive_keys()
         return self
+
+    def _derive_keys(self) -> None:
+        """Settings every content key depends on, and the published scores to reuse."""
+        from transforms.engine.models import model_fingerprint
+        from transforms.keys import router_setting, scoring_setting
+
+        self.fingerprints = {"strong": model_fingerprint(self.strong), "weak": model_fingerprint(self.weak)}
+        self.scoring_setting = scoring_setting(self.fingerprints["strong"], self.fingerprints["weak"], self.dtype)
+        router_fp = model_fingerprint(self.router_model or self.strong) if self.router == "llm" else None
+        versions = {g.id: g.version for g in (self.guide_set or {}).values()}
+        self.router_setting = router_setting(
+            self.router, router_fp, self.router_threshold, self.default_domain, versions
+        )
+        self.existing_score_files = [] if self.rescore else published_score_files(self.output)
+
+
+def published_score_files(output: str) -> list[tuple[str, str]]:
+    """(path, run_date) of every published scores file under ``output``."""
+    from beam_pipeline.publish import list_files
+
+    found = []
+    for path in list_files(f"{output.rstrip('/')}/scores"):
+        m = re.search(r"/run_date=(\d{4}-\d{2}-\d{2})/", path)
+        if m and path.endswith(".parquet"):
+            found.append((path, m.group(1)))
+    return found
+
+
+def input_mtimes(patterns: list[str]) -> dict[str, float]:
+    from apache_beam.io.filesystems import FileSystems
+
+    out: dict[str, float] = {}
+    for pattern in patterns:
+        try:
+            for m in FileSystems.match([pattern])[0].metadata_list:
+                out[m.path] = m.last_updated_in_seconds
+        except Exception:
+            pass
+    return out

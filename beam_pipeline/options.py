@@ -137,6 +137,11 @@ class AnnotateOptions(PipelineOptions):
             help="allow model repos to run their own code (off by default)",
         )
         g.add_argument(
+            "--rescore",
+            action="store_true",
+            help="score everything again instead of reusing published scores with the same content key",
+        )
+        g.add_argument(
             "--allow-pickle",
             dest="allow_pickle",
             action="store_true",
@@ -167,6 +172,7 @@ APP_FIELDS = (
     "score_retries",
     "trust_remote_code",
     "allow_pickle",
+    "rescore",
 )
 
 

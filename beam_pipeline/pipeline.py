@@ -14,6 +14,7 @@ from typing import Any
 import apache_beam as beam
 
 from beam_pipeline.config import AnnotateConfig
+from transforms.incremental import ReadExistingScores, ReuseRoutes, ReuseScores
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet
 from transforms.model_handler import DensityRatioModelHandler
 from transforms.prepare import PrepareGroups
@@ -35,6 +36,21 @@ def _dead_key(entry: dict[str, Any]) -> str:
     return f"dead_{unit}:{entry['stage']}"
 
 
+def _scored_by_prompt(group: dict[str, Any], run_date: str):
+    info = {k: v for k, v in group.items() if k not in ("scored", "n_candidates")}
+    for scored in group["scored"]:
+        yield group["prompt_id"], (info, {**scored, "origin_run_date": run_date})
+
+
+def _full_group(item) -> dict[str, Any]:
+    """All scored candidates of one prompt, new and reused, ready for scores and pairs."""
+    _prompt_id, members = item
+    members = list(members)
+    info = members[0][0]
+    scored = sorted((s for _, s in members), key=lambda s: s["response_index"])
+    return {**info, "scored": scored, "n_candidates": len(scored)}
+
+
 def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     """Add the annotation steps to ``p``; returns the main PCollections (for tests)."""
     stage = staging_dir(config)
@@ -42,25 +58,41 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     weak = config.model_settings(config.weak)
     router_model = config.model_settings(config.router_model or config.strong)
     guides = config.guide_set
+    run_date = config.run_date
 
     read = p | "ReadCorpus" >> ReadCorpus(config.input_files)
     prepared = read["records"] | "PrepareGroups" >> PrepareGroups(frozenset(guides) if guides else None)
-    routed = prepared["groups"] | "RouteToGuide" >> RouteToGuide(
+    existing = p | "ExistingScores" >> ReadExistingScores(config.existing_score_files)
+
+    # Routing: reuse earlier decisions, route only prompts never seen with this setting.
+    routes = prepared["groups"] | "ReuseRoutes" >> ReuseRoutes(existing, config.router_setting)
+    newly_routed = routes["to_route"] | "RouteToGuide" >> RouteToGuide(
         guides,
         config.router,
         config.default_domain,
         router_model if config.router == "llm" else None,
         config.router_threshold,
     )
-    handler = DensityRatioModelHandler(strong, weak)
-    scored = routed | "ScoreCandidates" >> ScoreCandidates(handler, guides, config.score_retries)
+    routed = (routes["routed"], newly_routed) | "AllRouted" >> beam.Flatten()
 
-    scores = scored["scored"] | "ScoreRows" >> beam.FlatMap(score_rows, config.strong, config.weak)
-    pairs = scored["scored"] | "BuildPairs" >> beam.FlatMap(
+    # Scoring: reuse stored scores by content key, score only the rest.
+    reuse = routed | "ReuseScores" >> ReuseScores(existing, config.scoring_setting)
+    handler = DensityRatioModelHandler(strong, weak)
+    scored = reuse["to_score"] | "ScoreCandidates" >> ScoreCandidates(handler, guides, config.score_retries)
+    new = scored["scored"] | "NewScores" >> beam.FlatMap(_scored_by_prompt, run_date)
+    groups = (
+        (reuse["reused"], new)
+        | "AllScores" >> beam.Flatten()
+        | "GroupByPromptScored" >> beam.GroupByKey()
+        | "FullGroups" >> beam.Map(_full_group)
+    )
+
+    scores = groups | "ScoreRows" >> beam.FlatMap(score_rows, config.strong, config.weak, run_date)
+    pairs = groups | "BuildPairs" >> beam.FlatMap(
         pair_rows, config.pairing, config.min_margin, config.reward_key, config.strong, config.weak, config.seed
     )
     dead = (read[DEAD_LETTER], prepared[DEAD_LETTER], scored[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
-    dead = dead | "StampRunDate" >> beam.Map(lambda e, d: {**e, "run_date": d}, config.run_date)
+    dead = dead | "StampRunDate" >> beam.Map(lambda e, d: {**e, "run_date": d}, run_date)
 
     _ = scores | "WriteScores" >> WritePartitionedParquet(
         f"{stage}/scores",
@@ -78,8 +110,11 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
         (
             _count(read["records"], "RowsRead", "rows_ok"),
             _count(prepared["parsed"], "Candidates", "candidates_in", lambda r: len(r["responses"])),
-            _count(scores, "Scored", "scored", lambda r: 1),
-            scores | "ScoredByDomain" >> beam.Map(lambda r: (f"scored_by_domain:{r['domain']}", 1)),
+            _count(new, "Scored", "scored"),
+            _count(reuse["reused"], "Reused", "reused"),
+            _count(newly_routed, "Routed", "routed"),
+            _count(routes["routed"], "RoutesReused", "routes_reused"),
+            groups | "ScoredByDomain" >> beam.Map(lambda g: (f"scored_by_domain:{g['domain']}", len(g["scored"]))),
             pairs | "PairsByDomain" >> beam.Map(lambda r: (f"pairs_by_domain:{r['domain']}", 1)),
             dead | "DeadByStage" >> beam.Map(lambda e: (_dead_key(e), 1)),
         )

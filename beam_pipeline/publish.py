@@ -75,22 +75,80 @@ def read_counts(staging: str) -> dict[str, int]:
     return counts
 
 
-def publish(output: str, staging: str, run_date: str) -> dict[str, list[str]]:
-    """Move staged tables into ``OUTPUT/<table>/run_date=D/``, replacing what was there."""
+JOURNAL = "_PUBLISH.json"
+
+
+def plan_publish(output: str, staging: str, run_date: str) -> dict[str, Any]:
+    """Which staged files move where, and which published files they replace."""
     output = output.rstrip("/")
-    published: dict[str, list[str]] = {}
+    moves, delete, published = [], [], {}
     for table in TABLES:
         src_root, dst_root = f"{staging}/{table}", f"{output}/{table}/run_date={run_date}"
-        delete_tree(dst_root)
         src = list_files(src_root)
-        dst = [dst_root + s[len(src_root) :] for s in src]
-        if is_local(output):
-            for d in {os.path.dirname(x) for x in dst}:
-                os.makedirs(d, exist_ok=True)
-        if src:
-            FileSystems.rename(src, dst)
+        dst = [dst_root + x[len(src_root) :] for x in src]
+        moves += list(zip(src, dst))
+        delete += [old for old in list_files(dst_root) if old not in set(dst)]
         published[table] = dst
-    return published
+    return {"output": output, "run_date": run_date, "moves": moves, "delete": delete, "published": published}
+
+
+def apply_publish(journal: dict[str, Any], staging: str, fail_after: int | None = None) -> None:
+    """Carry out a journal; idempotent, so a publish cut short is finished by rerunning it.
+
+    ``fail_after`` (tests only) stops after that many renames, as a crash would.
+    """
+    old = [p for p in journal["delete"] if _exists(p)]
+    if old:
+        FileSystems.delete(old)
+    for i, (src, dst) in enumerate(journal["moves"]):
+        if fail_after is not None and i >= fail_after:
+            raise RuntimeError("publish interrupted (injected)")
+        if not _exists(src):
+            continue  # moved before an interruption
+        if is_local(dst):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if _exists(dst):
+            FileSystems.delete([dst])
+        FileSystems.rename([src], [dst])
+    # The manifest is written last: it is the run's commit record.
+    write_manifest(journal["output"], journal["run_date"], journal["manifest"])
+    delete_tree(staging)
+
+
+def _exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+def publish(output: str, staging: str, run_date: str, manifest: dict[str, Any]) -> dict[str, list[str]]:
+    """Replace ``OUTPUT/<table>/run_date=D/`` with the staged tables, through a journal.
+
+    The journal is written before anything published changes; if the process dies while
+    publishing, ``recover_publishes`` (run at the start of the next run) finishes the job.
+    """
+    journal = plan_publish(output, staging, run_date)
+    manifest["files"] = journal["published"]
+    journal["manifest"] = manifest
+    write_text(f"{staging}/{JOURNAL}", json.dumps(journal, sort_keys=True, default=str))
+    apply_publish(journal, staging, _fault("GDR_FAULT_PUBLISH_AFTER"))
+    return journal["published"]
+
+
+def recover_publishes(output: str) -> list[str]:
+    """Finish publishes that a dead process left half-done; drop other staging leftovers."""
+    finished = []
+    root = f"{output.rstrip('/')}/_staging"
+    for path in list_files(root):
+        if path.endswith("/" + JOURNAL):
+            staging = path[: -len(JOURNAL) - 1]
+            journal = json.loads(read_text(path))
+            apply_publish(journal, staging)
+            finished.append(journal["run_date"])
+    return finished
+
+
+def _fault(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
 
 
 def write_manifest(output: str, run_date: str, manifest: dict[str, Any]) -> str:

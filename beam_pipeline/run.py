@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam_pipeline.config import AnnotateConfig, ConfigError
 from beam_pipeline.options import APP_FIELDS, AnnotateOptions, unknown_flags
 from beam_pipeline.pipeline import build_pipeline, staging_dir
-from beam_pipeline.publish import delete_tree, publish, read_counts, remove_empty_dir, write_manifest
+from beam_pipeline.publish import delete_tree, publish, read_counts, recover_publishes, remove_empty_dir
 
 log = logging.getLogger("gdr")
 
@@ -80,42 +80,55 @@ def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any]:
     """
     started = time.time()
     stage = staging_dir(config)
-    delete_tree(stage)  # leftovers of a run that died are never published
+    for date in recover_publishes(config.output):
+        log.warning("finished the publish of run_date=%s that an earlier run left half-done", date)
+    delete_tree(stage)  # leftovers of a run that died before publishing are never published
     options = PipelineOptions(beam_args)
     log.info(
-        "annotating %d file(s) with strong=%s weak=%s guides=%s router=%s run_date=%s",
+        "annotating %d file(s) with strong=%s weak=%s guides=%s router=%s run_date=%s; %d published score file(s) to reuse",
         len(config.input_files),
         config.strong,
         config.weak,
         config.guides,
         config.router,
         config.run_date,
+        len(config.existing_score_files),
     )
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, config)
+    pipeline_s = time.time() - started
     counts = read_counts(stage)
-    published = publish(config.output, stage, config.run_date)
-    delete_tree(stage)
-    remove_empty_dir(f"{config.output.rstrip('/')}/_staging")
     dead_records = sum(v for k, v in counts.items() if k.startswith("dead_records:"))
     # Rows that parsed as JSON but failed validation are in rows_ok *and* dead-lettered.
     unreadable = sum(v for k, v in counts.items() if k.startswith("dead_records:read"))
     dead_candidates = sum(v for k, v in counts.items() if k.startswith("dead_candidates:"))
+    output = config.output.rstrip("/")
     manifest = {
         "run_date": config.run_date,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "wall_time_s": round(time.time() - started, 2),
         "config": config.as_manifest(),
-        "models": {"strong": config.strong, "weak": config.weak, "router": config.router_model or config.strong},
+        "models": {
+            "strong": config.strong,
+            "weak": config.weak,
+            "router": config.router_model or config.strong,
+            "fingerprints": config.fingerprints,
+        },
         "guides": {g.id: g.version for g in (config.guide_set or {}).values()},
-        "input_files": [{"path": p, "size_bytes": s} for p, s in config.input_files],
+        "keys": {"scoring_setting": config.scoring_setting, "router_setting": config.router_setting},
+        "input_files": [
+            {"path": p, "size_bytes": s, "modified": config.input_mtimes.get(p)} for p, s in config.input_files
+        ],
+        "reused_score_files": len(config.existing_score_files),
         "counts": {
             "records_in": counts.get("rows_ok", 0) + unreadable,
             "records_read_ok": counts.get("rows_ok", 0),
             "records_dead_lettered": dead_records,
             "candidates_in": counts.get("candidates_in", 0),
             "candidates_scored": counts.get("scored", 0),
+            "candidates_reused": counts.get("reused", 0),
             "candidates_dead_lettered": dead_candidates,
+            "prompts_routed": counts.get("routed", 0),
+            "prompts_route_reused": counts.get("routes_reused", 0),
             "dead_letter_by_stage": {
                 k.split(":", 1)[1] + f" ({k.split(':')[0][5:]})": v
                 for k, v in sorted(counts.items())
@@ -128,12 +141,18 @@ def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any]:
                 k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("pairs_by_domain:")
             },
         },
-        "outputs": {t: f"{config.output.rstrip('/')}/{t}/run_date={config.run_date}" for t in published},
-        "files": published,
+        "outputs": {t: f"{output}/{t}/run_date={config.run_date}" for t in ("pairs", "scores", "dead_letter")},
+        "manifest": f"{output}/manifests/run_date={config.run_date}.json",
     }
     c = manifest["counts"]
-    c["reconciled"] = c["candidates_in"] == c["candidates_scored"] + c["candidates_dead_lettered"]
-    manifest["manifest"] = write_manifest(config.output, config.run_date, manifest)
+    c["reconciled"] = c["candidates_in"] == (
+        c["candidates_scored"] + c["candidates_reused"] + c["candidates_dead_lettered"]
+    )
+    manifest["timings_s"] = {"pipeline": round(pipeline_s, 2)}
+    manifest["wall_time_s"] = round(time.time() - started, 2)
+    publish(config.output, stage, config.run_date, manifest)
+    remove_empty_dir(f"{output}/_staging")
+    manifest["wall_time_s"] = round(time.time() - started, 2)
     return manifest
 
 
@@ -144,7 +163,7 @@ def print_summary(manifest: dict[str, Any], out=sys.stdout) -> None:
     lines = [
         f"gdr annotate: run_date={manifest['run_date']} finished in {manifest['wall_time_s']:.1f}s",
         f"  records     {c['records_in']} read, {c['records_dead_lettered']} dead-lettered",
-        f"  candidates  {c['candidates_in']} in = {c['candidates_scored']} scored + "
+        f"  candidates  {c['candidates_in']} in = {c['candidates_scored']} scored + {c['candidates_reused']} reused + "
         f"{c['candidates_dead_lettered']} dead-lettered  [{'reconciled' if c['reconciled'] else 'MISMATCH'}]",
         f"  scored      {scored}",
         f"  pairs       {pairs}",

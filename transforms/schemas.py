@@ -44,5 +44,7 @@ SCORES_SCHEMA = pa.schema(
         ("guide_version", pa.string()),
         ("strong_model", pa.string()),
         ("weak_model", pa.string()),
+        ("score_key", pa.string()),  # content key of this score (transforms.keys), for reuse
+        ("route_key", pa.string()),
     ]
 )

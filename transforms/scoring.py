@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -34,12 +35,23 @@ class _ScoreBatch(beam.DoFn):
     def setup(self):
         self._scorer = self.handler.load_model()
         self._done, self._t0, self._last = 0, time.monotonic(), time.monotonic()
+        self._injected_failures = 0
         self._scored = beam.metrics.Metrics.counter("gdr", "candidates_scored")
         self._failed = beam.metrics.Metrics.counter("gdr", "candidates_dead_lettered")
+
+    def _inject_faults(self) -> None:
+        """Test hooks (environment variables, so they reach worker processes too)."""
+        delay = float(os.environ.get("GDR_FAULT_SCORE_DELAY_S", "0") or 0)
+        if delay:
+            time.sleep(delay)
+        if self._injected_failures < int(os.environ.get("GDR_FAULT_SCORE_FAILURES", "0") or 0):
+            self._injected_failures += 1
+            raise RuntimeError("injected transient scoring failure")
 
     def _score_with_retries(self, requests):
         for attempt in range(self.retries + 1):
             try:
+                self._inject_faults()
                 return self._scorer.score(requests)
             except Exception as exc:  # transient (device, I/O); OOM is handled inside the engine
                 if attempt == self.retries:
@@ -87,6 +99,7 @@ class _ScoreBatch(beam.DoFn):
                 {
                     "response_index": c["response_index"],
                     "response": c["response"],
+                    "score_key": c.get("score_key"),
                     "reward": res.reward,
                     "reward_mean": res.reward_mean,
                     "logp_strong": res.logp_strong,
@@ -131,8 +144,13 @@ class ScoreCandidates(beam.PTransform):
         return {"scored": out.scored, DEAD_LETTER: out[DEAD_LETTER]}
 
 
-def score_rows(group: dict[str, Any], strong: str, weak: str) -> list[dict[str, Any]]:
-    """One ``scores`` table row per scored candidate."""
+def score_rows(group: dict[str, Any], strong: str, weak: str, only_run_date: str | None = None) -> list[dict[str, Any]]:
+    """One ``scores`` table row per scored candidate (of ``only_run_date``'s origin, if given).
+
+    A run's ``scores`` partition holds the candidates scored on that date (plus any it
+    reused from that same date, so a rerun rewrites the same rows); candidates reused from
+    earlier dates stay in their own partitions, so every key is stored once.
+    """
     return [
         {
             "prompt_id": group["prompt_id"],
@@ -141,11 +159,13 @@ def score_rows(group: dict[str, Any], strong: str, weak: str) -> list[dict[str, 
             "router_confidence": group["router_confidence"],
             "guide_id": group["guide_id"],
             "guide_version": group["guide_version"],
+            "route_key": group.get("route_key"),
             "strong_model": strong,
             "weak_model": weak,
             **s,
         }
         for s in group["scored"]
+        if only_run_date is None or s.get("origin_run_date") == only_run_date
     ]
 
 

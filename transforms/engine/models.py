@@ -111,3 +111,29 @@ def load_causal_lm(
     model.eval()
     log.info("loaded %s on %s as %s", name, dev, dt)
     return LoadedModel(name=name, model=model, tokenizer=tokenizer, device=dev, dtype=dt)
+
+
+def model_fingerprint(name: str) -> str:
+    """What identifies a model's outputs, cheaply (no hashing of GBs of weights).
+
+    Local folder: hash of config.json, the tokenizer files (they hold the chat template)
+    and the names and sizes of the weight files. Hub id: the id itself (pin a revision in
+    the id's folder or use a local snapshot for exact reproducibility).
+    """
+    import hashlib
+
+    path = os.path.expanduser(name)
+    if not os.path.isdir(path):
+        return f"hub:{name}"
+    h = hashlib.sha256()
+    for fname in sorted(os.listdir(path)):
+        full = os.path.join(path, fname)
+        if not os.path.isfile(full):
+            continue
+        if fname.endswith((".json", ".jinja", ".model", ".txt")) and os.path.getsize(full) < 64 << 20:
+            h.update(fname.encode() + b"\0")
+            with open(full, "rb") as f:
+                h.update(f.read())
+        elif fname.endswith((".safetensors", ".bin", ".pt", ".gguf")):
+            h.update(f"{fname}:{os.path.getsize(full)}".encode())
+    return f"local:{h.hexdigest()[:24]}"

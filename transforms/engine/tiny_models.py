@@ -26,6 +26,9 @@ CHATML_TEMPLATE = (
 INST_TEMPLATE = (
     "{{ bos_token }}{% set ns = namespace(sys='') %}"
     "{% for m in messages %}"
+    # Like Llama-2/Mistral templates: turns must alternate, else the template raises.
+    "{% if loop.index0 > 0 and m['role'] == messages[loop.index0 - 1]['role'] %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
     "{% if m['role'] == 'system' %}{% set ns.sys = '<<SYS>>\n' + m['content'] + '\n<</SYS>>\n\n' %}"
     "{% elif m['role'] == 'user' %}[INST] {{ ns.sys }}{{ m['content'] }} [/INST]{% set ns.sys = '' %}"
     "{% else %} {{ m['content'] }}{{ eos_token }}{% endif %}"
