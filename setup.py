@@ -25,7 +25,7 @@ setup(
         "pyyaml>=6",
     ],
     extras_require={
-        "test": ["pytest>=8", "duckdb>=1.1", "datasets>=3", "ruff>=0.6"],
+        "test": ["pytest>=8", "duckdb>=1.1", "datasets>=3", "ruff>=0.6", "gcp-storage-emulator==2026.7.19"],
     },
     entry_points={"console_scripts": ["gdr=beam_pipeline.cli:main"]},
 )

@@ -28,10 +28,9 @@ def list_files(prefix: str) -> list[str]:
         if not os.path.isdir(prefix):
             return []
         return sorted(os.path.join(d, f) for d, _, fs in os.walk(prefix) for f in fs)
-    try:
-        return sorted(m.path for m in FileSystems.match([f"{prefix}/**"])[0].metadata_list)
-    except Exception:
-        return []
+    # An empty prefix matches nothing without an error; an error (no bucket, no permission,
+    # network) must stop a publish or a recovery, not read as "no files there".
+    return sorted(m.path for m in FileSystems.match([f"{prefix}/**"])[0].metadata_list)
 
 
 def delete_tree(prefix: str) -> None:

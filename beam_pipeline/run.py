@@ -17,6 +17,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipeline.config import AnnotateConfig, ConfigError
+from beam_pipeline.gcs import configure_filesystems
 from beam_pipeline.options import APP_FIELDS, AnnotateOptions, unknown_flags
 from beam_pipeline.pipeline import build_pipeline, staging_dir
 from beam_pipeline.publish import delete_tree, publish, read_counts, recover_publishes, remove_empty_dir
@@ -79,11 +80,12 @@ def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any]:
     the job's recorded options (Dataflow/Flink UI) show the real configuration.
     """
     started = time.time()
+    # Before the first storage call: GCS credentials are resolved once per process.
+    options = configure_filesystems(PipelineOptions(beam_args))
     stage = staging_dir(config)
     for date in recover_publishes(config.output):
         log.warning("finished the publish of run_date=%s that an earlier run left half-done", date)
     delete_tree(stage)  # leftovers of a run that died before publishing are never published
-    options = PipelineOptions(beam_args)
     log.info(
         "annotating %d file(s) with strong=%s weak=%s guides=%s router=%s run_date=%s; %d published score file(s) to reuse",
         len(config.input_files),
@@ -182,8 +184,11 @@ def run(argv: list[str] | None = None) -> int:
     setup_logging("-v" in argv or "--verbose" in argv)
     try:
         config, _beam_args = parse_annotate_args(argv)
+        beam_args = [a for a in argv if a not in ("-v", "--verbose")]
+        # validate() already lists gs:// inputs and outputs: set up GCS access first.
+        configure_filesystems(PipelineOptions(beam_args))
         config.validate()
-        manifest = execute(config, [a for a in argv if a not in ("-v", "--verbose")])
+        manifest = execute(config, beam_args)
     except (UserError, ConfigError) as exc:
         print(f"gdr: error: {exc}", file=sys.stderr)
         return 2

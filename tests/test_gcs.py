@@ -1,0 +1,171 @@
+"""``gs://`` input and output against a real GCS emulator on 127.0.0.1.
+
+The emulator (``gcp-storage-emulator``) runs in memory in a subprocess; the pipeline reads
+``gs://`` JSONL and publishes Hive-partitioned Parquet to ``gs://``, which is read back with
+pyarrow's own GCS filesystem. Beam's credential probe (~21 s of retries per process without
+Application Default Credentials) must not run: ``STORAGE_EMULATOR_HOST`` switches Beam's GCS
+clients to anonymous, and only that variable does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import google.auth
+import pyarrow.dataset as ds
+import pytest
+from apache_beam.internal.gcp import auth
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.gcp import gcsio
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from pyarrow import fs as pafs
+
+from beam_pipeline import gcs
+from beam_pipeline.run import run
+from tests.gcs_emulator import GcsEmulator
+
+pytest.importorskip("gcp_storage_emulator")
+
+RUN_DATE = "2026-01-02"
+CORPUS = [
+    {"prompt_id": "g-math", "prompt": "Solve 2x + 3 = 11.", "responses": ["x = 4.", "x = 7.", "No idea."]},
+    {"prompt_id": "g-book", "prompt": "Recommend a science fiction book.", "responses": ["Dune.", "Books."]},
+    {"prompt_id": "g-bread", "prompt": "How do I bake bread?", "responses": ["Knead, proof, bake.", "Buy it."]},
+    {"prompt_id": "g-mail", "prompt": "Write a thank-you note.", "responses": ["Thank you!", "k", "Many thanks."]},
+]
+MALFORMED = '{"prompt": "unterminated'
+_buckets = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def gcs_emulator() -> Iterator[GcsEmulator]:
+    pytest.importorskip("gcp_storage_emulator")
+    with GcsEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def bucket(gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh bucket on the emulator, with ``STORAGE_EMULATOR_HOST`` set for this test only.
+
+    Beam's process-wide credential cache is reset and ``google.auth.default`` is spied on, so
+    a test fails if any Beam GCS client probes for real credentials.
+    """
+    name = f"gdr-test-{next(_buckets)}"
+    gcs_emulator.create_bucket(name)
+    monkeypatch.setenv(gcs.EMULATOR_ENV, gcs_emulator.endpoint)
+    monkeypatch.setattr(auth._Credentials, "_credentials_init", False)
+    monkeypatch.setattr(auth._Credentials, "_credentials", None)
+    probes: list[object] = []
+
+    def spy(*args, **kwargs):
+        probes.append(args or kwargs)
+        # pytest's failure is a BaseException: Beam's retries and fallbacks do not swallow it.
+        pytest.fail("Beam probed for Google credentials although STORAGE_EMULATOR_HOST is set")
+
+    monkeypatch.setattr(google.auth, "default", spy)
+    yield name
+    assert probes == [], "Beam probed for credentials although STORAGE_EMULATOR_HOST was set"
+
+
+def _pyarrow_gcs(emulator: GcsEmulator) -> pafs.GcsFileSystem:
+    return pafs.GcsFileSystem(
+        anonymous=True,
+        endpoint_override=f"{emulator.host}:{emulator.port}",
+        scheme="http",
+        retry_time_limit=timedelta(seconds=5),
+    )
+
+
+def _read_text(path: str) -> str:
+    with FileSystems.open(path) as f:
+        return f.read().decode("utf-8")
+
+
+def _annotate(bucket: str, models: tuple, *extra: str) -> tuple[int, float, dict]:
+    strong, weak = models
+    started = time.monotonic()
+    rc = run(
+        ["--input", f"gs://{bucket}/corpus/*.jsonl", "--output", f"gs://{bucket}/prefs", "--strong", str(strong)]
+        + ["--weak", str(weak), "--router", "keyword", "--run-date", RUN_DATE, *extra]
+    )
+    seconds = time.monotonic() - started
+    manifest = json.loads(_read_text(f"gs://{bucket}/prefs/manifests/run_date={RUN_DATE}.json"))
+    return rc, seconds, manifest
+
+
+def _check_published(emulator: GcsEmulator, bucket: str, manifest: dict) -> None:
+    """Everything the manifest counts is in the gs:// tables, read with pyarrow."""
+    c = manifest["counts"]
+    gfs = _pyarrow_gcs(emulator)
+    tables = {
+        t: ds.dataset(f"{bucket}/prefs/{t}/run_date={RUN_DATE}", filesystem=gfs, format="parquet", partitioning="hive")
+        for t in ("scores", "pairs")
+    }
+    scores = tables["scores"].to_table()
+    pairs = tables["pairs"].to_table()
+    assert scores.num_rows == c["candidates_in"] - c["candidates_dead_lettered"] == sum(c["scored_by_domain"].values())
+    assert pairs.num_rows == sum(c["pairs_by_domain"].values()) > 0
+    keys = list(zip(scores.column("prompt_id").to_pylist(), scores.column("response_index").to_pylist()))
+    assert len(keys) == len(set(keys)), "duplicate score rows"
+    domains = sorted(set(scores.column("domain").to_pylist()))
+    assert domains == sorted(c["scored_by_domain"])
+    dead_files = FileSystems.match([f"gs://{bucket}/prefs/dead_letter/run_date={RUN_DATE}/**"])[0].metadata_list
+    dead = [json.loads(line) for m in dead_files for line in _read_text(m.path).splitlines() if line.strip()]
+    assert len(dead) == sum(c["dead_letter_by_stage"].values()) == c["records_dead_lettered"] == 1
+    assert dead[0]["stage"] == "read" and "invalid JSON" in dead[0]["reason"]
+    assert dead[0]["source"] == f"gs://{bucket}/corpus/part-0.jsonl:{len(CORPUS) + 1}"
+    assert dead[0]["record"] == MALFORMED
+
+
+def test_configure_filesystems_changes_nothing_without_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+
+    def fake_create(pipeline_options, use_credentials=True):
+        calls.append(use_credentials)
+        return object()
+
+    monkeypatch.setattr(gcsio, "create_storage_client", fake_create)
+    monkeypatch.setattr(FileSystems, "_pipeline_options", None)
+    monkeypatch.delenv(gcs.EMULATOR_ENV, raising=False)
+    options = gcs.configure_filesystems(PipelineOptions(["--impersonate_service_account", "sa@p.iam"]))
+    assert gcsio.create_storage_client is fake_create  # production: Beam's client creation untouched
+    assert not options.view_as(SetupOptions).beam_plugins
+    assert FileSystems._pipeline_options is options  # launcher-side gs:// calls use the job's GCP options
+
+    monkeypatch.setenv(gcs.EMULATOR_ENV, "http://127.0.0.1:9")
+    options = gcs.configure_filesystems(PipelineOptions([]))
+    assert options.view_as(SetupOptions).beam_plugins == ["beam_pipeline.gcs"]
+    gcs.configure_filesystems(options)
+    assert options.view_as(SetupOptions).beam_plugins == ["beam_pipeline.gcs"]
+    gcsio.create_storage_client(options)
+    monkeypatch.delenv(gcs.EMULATOR_ENV)
+    gcsio.create_storage_client(options)  # the wrapper re-checks the variable on every client
+    assert calls == [False, True]
+
+
+def test_gs_input_and_output_through_the_emulator(gcs_emulator, bucket, chatml_strong, chatml_weak, capsys):
+    body = "".join(json.dumps(r) + "\n" for r in CORPUS) + MALFORMED + "\n"
+    gcs_emulator.upload(bucket, "corpus/part-0.jsonl", body.encode())
+
+    rc, seconds, manifest = _annotate(bucket, (chatml_strong, chatml_weak))
+    assert rc == 0, capsys.readouterr()
+    c = manifest["counts"]
+    assert c["reconciled"]
+    assert c["records_in"] == len(CORPUS) + 1 and c["records_dead_lettered"] == 1
+    assert c["candidates_in"] == sum(len(r["responses"]) for r in CORPUS)
+    assert manifest["input_files"][0]["path"] == f"gs://{bucket}/corpus/part-0.jsonl"
+    _check_published(gcs_emulator, bucket, manifest)
+    first = gcs_emulator.list(bucket, "prefs/")
+
+    # Rerunning the date replaces the published partitions on GCS: same files, no duplicates.
+    rc, rerun_seconds, manifest = _annotate(bucket, (chatml_strong, chatml_weak))
+    assert rc == 0, capsys.readouterr()
+    _check_published(gcs_emulator, bucket, manifest)
+    assert gcs_emulator.list(bucket, "prefs/") == first
+    assert not [n for n in first if "/_staging/" in n]
+    print(f"gs:// run {seconds:.1f}s, rerun {rerun_seconds:.1f}s")
