@@ -178,3 +178,16 @@ def test_llm_router_with_a_real_tiny_model(chatml_strong):
     lps = scorer.logprobs([scorer.encode(msgs, label, None) for label in guides])
     assert domain == list(guides)[max(range(len(lps)), key=lambda i: lps[i])]
     assert conf == pytest.approx(max(softmax(lps)))
+
+
+def test_model_pool_loads_each_model_once_per_process(monkeypatch):
+    """Routing and scoring alternate between models; none may be reloaded."""
+    import transforms.model_handler as mh
+
+    loads = []
+    monkeypatch.setattr(mh, "_load_scorer", lambda s: loads.append(s.name) or object())
+    monkeypatch.setattr(mh, "_POOLS", {})
+    a, b = mh.ModelSettings("model-a"), mh.ModelSettings("model-b")
+    held = [mh.acquire_model(s) for s in (a, b, a, b, a)]
+    assert loads == ["model-a", "model-b"]
+    assert held[0] is held[2] is held[4] and held[1] is held[3]

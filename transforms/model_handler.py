@@ -11,6 +11,7 @@ many threads or DoFns use it.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +21,11 @@ from apache_beam.utils import shared
 
 log = logging.getLogger(__name__)
 
-# One per process (module global): DoFns in the same worker process share what it holds.
-_POOL = shared.Shared()
+# Module globals, so one per worker process: DoFns in the process share what they hold.
+# One Shared handle per model: a handle holds a single object and *replaces* it when
+# acquired with another tag, so one handle for strong and weak would reload them in turn.
+_POOLS: dict[str, shared.Shared] = {}
+_POOLS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,9 @@ def acquire_model(settings: ModelSettings) -> _Holder:
     Keep the returned holder referenced for as long as the model is used (Shared frees
     the object once nobody holds it).
     """
-    return _POOL.acquire(lambda: _Holder(_load_scorer(settings)), tag=settings.tag)
+    with _POOLS_LOCK:
+        pool = _POOLS.setdefault(settings.tag, shared.Shared())
+    return pool.acquire(lambda: _Holder(_load_scorer(settings)), tag=settings.tag)
 
 
 class DensityRatioModelHandler(ModelHandler):
