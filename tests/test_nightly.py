@@ -58,7 +58,7 @@ def _table(out: Path, table: str, date: str | None = None):
     return ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pylist()
 
 
-def test_rerun_reuses_and_grown_corpus_scores_exactly_the_new_records(tmp_path, chatml_strong, chatml_weak):
+def test_rerun_reuses_and_grown_corpus_scores_exactly_the_new_records(tmp_path, caplog, chatml_strong, chatml_weak):
     out = tmp_path / "out"
     corpus = write_jsonl(tmp_path / "c.jsonl", _records(0, 5))
     assert run(_args(corpus, out, chatml_strong, chatml_weak, D1)) == 0
@@ -66,8 +66,11 @@ def test_rerun_reuses_and_grown_corpus_scores_exactly_the_new_records(tmp_path, 
     assert first["candidates_scored"] == 15 and first["candidates_reused"] == 0
     snap = _snapshot(out)
 
-    # Same date again: nothing is scored, the partitions come out identical.
-    assert run(_args(corpus, out, chatml_strong, chatml_weak, D1)) == 0
+    # Same date again: nothing is scored (no model is even loaded), the partitions come out identical.
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert run(_args(corpus, out, chatml_strong, chatml_weak, D1)) == 0
+    assert "loaded" not in caplog.text
     again = _manifest(out, D1)["counts"]
     assert again["candidates_scored"] == 0 and again["candidates_reused"] == 15
     assert again["prompts_routed"] == 0 and again["prompts_route_reused"] == 5

@@ -52,9 +52,13 @@ class _RouteBatch(beam.DoFn):
             return
         if self.router == "keyword":
             self._impl = KeywordRouter(self.guides, self.default_domain)
-        elif self.router == "llm":
+
+    def _llm_router(self) -> LLMRouter:
+        # Loaded on first use: prompts whose routes are all reused never load the model.
+        if self._impl is None:
             self._holder = acquire_model(self.router_model)
             self._impl = LLMRouter(self._holder.value, self.guides, self.default_domain, self.threshold)
+        return self._impl
 
     def process(self, batch: list[dict[str, Any]]):
         pending = []
@@ -71,7 +75,7 @@ class _RouteBatch(beam.DoFn):
             decisions = [self._impl.route(g["conversation"]) for g in pending]
         else:
             try:
-                decisions = self._impl.route_many([g["conversation"] for g in pending])
+                decisions = self._llm_router().route_many([g["conversation"] for g in pending])
             except Exception as exc:  # routing must never lose a record: fall back, say so
                 log.warning("LLM router failed on a batch of %d prompts (%s); using default domain", len(pending), exc)
                 decisions = [(self.default_domain, 0.0)] * len(pending)

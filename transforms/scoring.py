@@ -33,7 +33,9 @@ class _ScoreBatch(beam.DoFn):
         self._scorer = None
 
     def setup(self):
-        self._scorer = self.handler.load_model()
+        # Models load on the first batch that needs scoring, not here: a nightly rerun
+        # whose candidates are all reused never pays for loading them.
+        self._scorer = None
         self._done, self._t0, self._last = 0, time.monotonic(), time.monotonic()
         self._injected_failures = 0
         self._scored = beam.metrics.Metrics.counter("gdr", "candidates_scored")
@@ -49,6 +51,8 @@ class _ScoreBatch(beam.DoFn):
             raise RuntimeError("injected transient scoring failure")
 
     def _score_with_retries(self, requests):
+        if self._scorer is None:
+            self._scorer = self.handler.load_model()
         for attempt in range(self.retries + 1):
             try:
                 self._inject_faults()
