@@ -12,7 +12,7 @@ VENV="${GDR_VENV:-.venv}"
 CACHE="${GDR_CACHE:-$HOME/.cache/gdr}"
 OUTPUT="${GDR_OUTPUT:-gdr_output}"
 # The default pair: the best pair of the offline sweep on the development set (README).
-PAIR="${GDR_PAIR:-qwen-0.5b-over-gemma-270m}"
+PAIR="${GDR_PAIR:-qwen-0.5b-over-smollm-135m}"
 PY="$VENV/bin/python"
 
 pip_quiet() {
