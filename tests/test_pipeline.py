@@ -384,3 +384,21 @@ def test_user_errors_are_one_clear_line(tmp_path, capsys, chatml_strong, chatml_
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_trl_dpo_trainer_accepts_the_pairs(direct_run, tmp_path, chatml_strong):
+    """The pairs table is TRL's conversational preference format: DPOTrainer trains on it."""
+    trl = pytest.importorskip("trl")
+    from datasets import load_dataset
+
+    _, _, out = direct_run
+    data = load_dataset("parquet", data_files=str(out / "pairs" / "**" / "*.parquet"), split="train")
+    model = AutoModelForCausalLM.from_pretrained(chatml_strong)
+    tokenizer = AutoTokenizer.from_pretrained(chatml_strong)
+    args = trl.DPOConfig(
+        output_dir=str(tmp_path / "dpo"), per_device_train_batch_size=2, max_steps=1, report_to=[],
+        save_strategy="no", use_cpu=True,
+    )  # fmt: skip
+    trainer = trl.DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
+    result = trainer.train()
+    assert result.global_step == 1 and result.training_loss == pytest.approx(0.6931, abs=1e-3)  # log 2 at step 0
