@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import subprocess
@@ -327,13 +328,16 @@ def test_llm_router_default_and_parquet_input(tmp_path, chatml_strong, chatml_we
 
 
 def test_unguided_run_with_column_router(tmp_path, chatml_strong, chatml_weak):
-    corpus = write_jsonl(
+    plain = write_jsonl(
         tmp_path / "c.jsonl",
         [
             {"prompt": "q1", "responses": ["a", "bb"], "domain": "safety"},
             {"prompt": "q2", "responses": ["a", "bb"]},
         ],
     )
+    corpus = tmp_path / "c.jsonl.gz"  # gzip is detected from the extension
+    corpus.write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
     out = tmp_path / "out"
     rc = _annotate(
         tmp_path,
