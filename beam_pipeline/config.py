@@ -27,6 +27,36 @@ class ConfigError(ValueError):
     """A configuration problem the user can fix (printed as one line)."""
 
 
+def check_scoring_options(cfg, extra_choices: tuple = ()) -> dict[str, Guide] | None:
+    """Checks shared by every command that scores (annotate, evaluate, sweep).
+
+    ``cfg`` has router, reward, dtype, device, batch_tokens, max_tokens, router_threshold,
+    guides and default_domain; returns the loaded guide set (None for ``--guides none``).
+    """
+    for name, value, choices in (
+        ("--router", cfg.router, ROUTER_KINDS),
+        ("--reward", cfg.reward, REWARDS),
+        ("--dtype", cfg.dtype, DTYPE_CHOICES),
+        ("--device", cfg.device, DEVICE_CHOICES),
+        *extra_choices,
+    ):
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    if cfg.batch_tokens < 1 or (cfg.max_tokens is not None and cfg.max_tokens < 2):
+        raise ConfigError("--batch-tokens must be >= 1 and --max-tokens >= 2")
+    if not 0.0 <= cfg.router_threshold <= 1.0:
+        raise ConfigError("--router-threshold must be between 0 and 1")
+    if cfg.guides == "none":
+        return None
+    try:
+        guides = load_guides(None if cfg.guides == "builtin" else cfg.guides)
+    except GuideError as exc:
+        raise ConfigError(str(exc)) from None
+    if cfg.default_domain not in guides:
+        raise ConfigError(f"--default-domain {cfg.default_domain!r} has no guide (guides: {', '.join(guides)})")
+    return guides
+
+
 @dataclass
 class AnnotateConfig:
     input: list[str]
@@ -88,15 +118,7 @@ class AnnotateConfig:
     def validate(self) -> AnnotateConfig:
         from transforms.io import expand_patterns
 
-        for name, value, choices in (
-            ("--router", self.router, ROUTER_KINDS),
-            ("--reward", self.reward, REWARDS),
-            ("--pairing", self.pairing, PAIRING_STRATEGIES),
-            ("--dtype", self.dtype, DTYPE_CHOICES),
-            ("--device", self.device, DEVICE_CHOICES),
-        ):
-            if value not in choices:
-                raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        self.guide_set = check_scoring_options(self, (("--pairing", self.pairing, PAIRING_STRATEGIES),))
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.run_date):
             raise ConfigError(f"--run-date must be YYYY-MM-DD, got {self.run_date!r}")
         try:
@@ -105,23 +127,10 @@ class AnnotateConfig:
             raise ConfigError(f"--run-date is not a valid date: {self.run_date}") from None
         if self.min_margin < 0:
             raise ConfigError("--min-margin must be >= 0")
-        if self.batch_tokens < 1 or (self.max_tokens is not None and self.max_tokens < 2):
-            raise ConfigError("--batch-tokens must be >= 1 and --max-tokens >= 2")
-        if not 0.0 <= self.router_threshold <= 1.0:
-            raise ConfigError("--router-threshold must be between 0 and 1")
         if not self.input:
             raise ConfigError("--input is required")
         if not self.output:
             raise ConfigError("--output is required")
-        if self.guides != "none":
-            try:
-                self.guide_set = load_guides(None if self.guides == "builtin" else self.guides)
-            except GuideError as exc:
-                raise ConfigError(str(exc)) from None
-            if self.default_domain not in self.guide_set:
-                raise ConfigError(
-                    f"--default-domain {self.default_domain!r} has no guide (guides: {', '.join(self.guide_set)})"
-                )
         # Inputs first: preparing a registry model can take minutes, a typo in --input should not.
         files, unmatched = expand_patterns(self.input)
         if unmatched:

@@ -31,12 +31,12 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipeline.config import DEVICE_CHOICES, DTYPE_CHOICES, REWARDS, ConfigError
+from beam_pipeline.config import ConfigError, check_scoring_options
 from beam_pipeline.options import AnnotateOptions, unknown_flags
 from beam_pipeline.publish import delete_tree
 from beam_pipeline.report import Report, bar_chart, histograms, pct, read_dead_letters, read_table_rows, write_bytes
 from beam_pipeline.run import UserError, setup_logging
-from guides import NO_GUIDE_ID, Guide, GuideError, load_guides
+from guides import NO_GUIDE_ID, Guide
 from transforms.engine.models import ModelLoadError, check_model_source
 from transforms.evaluation import (
     accuracy_report,
@@ -50,7 +50,6 @@ from transforms.evaluation import (
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet, dead_letter, expand_patterns
 from transforms.model_handler import DensityRatioModelHandler, ModelSettings
 from transforms.records import RecordError, jsonable
-from transforms.routers import ROUTER_KINDS
 from transforms.routing import RouteToGuide
 from transforms.schemas import MESSAGES
 from transforms.scoring import ScoreCandidates
@@ -164,28 +163,7 @@ class EvaluateConfig:
         return self.model_settings(self.router_model or fallback)
 
     def validate(self, need_pair: bool = True) -> EvaluateConfig:
-        for name, value, choices in (
-            ("--router", self.router, ROUTER_KINDS),
-            ("--reward", self.reward, REWARDS),
-            ("--dtype", self.dtype, DTYPE_CHOICES),
-            ("--device", self.device, DEVICE_CHOICES),
-            ("--task", self.task, TASKS),
-        ):
-            if value not in choices:
-                raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-        if self.batch_tokens < 1 or (self.max_tokens is not None and self.max_tokens < 2):
-            raise ConfigError("--batch-tokens must be >= 1 and --max-tokens >= 2")
-        if not 0.0 <= self.router_threshold <= 1.0:
-            raise ConfigError("--router-threshold must be between 0 and 1")
-        if self.guides != "none":
-            try:
-                self.guide_set = load_guides(None if self.guides == "builtin" else self.guides)
-            except GuideError as exc:
-                raise ConfigError(str(exc)) from None
-            if self.default_domain not in self.guide_set:
-                raise ConfigError(
-                    f"--default-domain {self.default_domain!r} has no guide (guides: {', '.join(self.guide_set)})"
-                )
+        self.guide_set = check_scoring_options(self, (("--task", self.task, TASKS),))
         if self.compare_guides and self.guide_set is None:
             raise ConfigError(
                 "--compare-guides compares guided with unguided scoring; it needs guides, not --guides none"
