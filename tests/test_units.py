@@ -138,16 +138,20 @@ def test_keyword_router():
 
 
 class _FakeScorer:
-    """Stands in for a CausalLMScorer: log-prob of a label is looked up from a table."""
+    """Stands in for a CausalLMScorer: log-prob of a label given a request, from a table.
 
-    def __init__(self, table):
-        self.table = table
+    The content-free calibration request ("N/A") gets ``prior``: a label the model likes
+    whatever the request.
+    """
+
+    def __init__(self, table, prior=None):
+        self.table, self.prior = table, prior or {}
 
     def encode(self, messages, label, guide):
-        return (messages[-1]["content"], label)
+        return ("N/A" in messages[-1]["content"].split("\n")[1], label)
 
     def logprobs(self, seqs):
-        return [self.table.get(s[1], -50.0) for s in seqs]
+        return [self.prior.get(label, -5.0) if free else self.table.get(label, -50.0) for free, label in seqs]
 
 
 def test_llm_router_compares_label_likelihoods_and_falls_back_when_unclear():
@@ -156,12 +160,25 @@ def test_llm_router_compares_label_likelihoods_and_falls_back_when_unclear():
     clear = LLMRouter(_FakeScorer({"reasoning": -1.0, "chat": -6.0, "safety": -7.0}), guides, "chat")
     domain, conf = clear.route_many([conv])[0]
     assert domain == "reasoning"
-    assert conf == pytest.approx(softmax([-6.0, -1.0, -7.0])[1])
+    assert conf == pytest.approx(softmax([-6.0, -1.0, -7.0])[1])  # flat prior: calibration changes nothing
     unclear = LLMRouter(_FakeScorer({"reasoning": -2.0, "chat": -2.1, "safety": -2.05}), guides, "chat")
     domain, conf = unclear.route_many([conv])[0]
     assert domain == "chat" and conf < 0.5
     msgs = classification_messages(guides, conv)
     assert all(g.description in msgs[0]["content"] for g in guides.values())
+
+
+def test_llm_router_calibration_removes_a_label_prior():
+    """A model that says 'chat' to everything: calibrated, the request's own evidence wins."""
+    guides = load_guides()
+    conv = [{"role": "user", "content": "What is 3 + 4?"}]
+    table = {"chat": -1.0, "reasoning": -2.0, "safety": -9.0}  # chat still likeliest...
+    prior = {"chat": -0.5, "reasoning": -4.0, "safety": -9.0}  # ...but far less than it is by default
+    scorer = _FakeScorer(table, prior)
+    assert LLMRouter(scorer, guides, "chat", threshold=0.0, calibrate=False).route_many([conv])[0][0] == "chat"
+    domain, conf = LLMRouter(scorer, guides, "chat", threshold=0.0).route_many([conv])[0]
+    assert domain == "reasoning"
+    assert conf == pytest.approx(softmax([-0.5, 2.0, 0.0])[1])
 
 
 def test_llm_router_with_a_real_tiny_model(chatml_strong):
@@ -176,8 +193,11 @@ def test_llm_router_with_a_real_tiny_model(chatml_strong):
     domain, conf = router.route_many([conv])[0]
     msgs = classification_messages(guides, conv)
     lps = scorer.logprobs([scorer.encode(msgs, label, None) for label in guides])
-    assert domain == list(guides)[max(range(len(lps)), key=lambda i: lps[i])]
-    assert conf == pytest.approx(max(softmax(lps)))
+    free = classification_messages(guides, [{"role": "user", "content": "N/A"}])
+    base = scorer.logprobs([scorer.encode(free, label, None) for label in guides])
+    calibrated = [a - b for a, b in zip(lps, base)]
+    assert domain == list(guides)[max(range(len(lps)), key=lambda i: calibrated[i])]
+    assert conf == pytest.approx(max(softmax(calibrated)))
 
 
 def test_model_pool_loads_each_model_once_per_process(monkeypatch):
