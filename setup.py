@@ -10,7 +10,11 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["beam_pipeline", "beam_pipeline.*", "transforms", "transforms.*", "guides"]),
-    package_data={"guides": ["*.yaml"], "beam_pipeline": ["data/*.jsonl", "data/eval/*"], "transforms.engine": ["*.yaml"]},
+    package_data={
+        "guides": ["*.yaml"],
+        "beam_pipeline": ["data/*.jsonl", "data/eval/*"],
+        "transforms.engine": ["*.yaml"],
+    },
     include_package_data=True,
     install_requires=[
         # torch is installed first by run.sh (torch==2.13.0, CPU wheel on this machine);

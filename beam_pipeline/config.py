@@ -27,6 +27,51 @@ class ConfigError(ValueError):
     """A configuration problem the user can fix (printed as one line)."""
 
 
+def model_settings_for(cfg, name: str, path: str | None = None) -> ModelSettings:
+    """How to load model ``name`` under a scoring config's dtype/device/batching flags."""
+    return ModelSettings(
+        name=path or name,
+        dtype=cfg.dtype,
+        device=cfg.device,
+        batch_tokens=cfg.batch_tokens,
+        max_tokens=cfg.max_tokens,
+        trust_remote_code=cfg.trust_remote_code,
+        allow_pickle=cfg.allow_pickle,
+    )
+
+
+def pair_members(pair: str) -> tuple[str, str]:
+    """(strong, weak) registry names of a ``--pair``."""
+    from transforms.engine.model_registry import RegistryError, load_registry
+
+    try:
+        spec = load_registry().pair(pair)
+    except RegistryError as exc:
+        raise ConfigError(str(exc).splitlines()[0]) from None
+    return spec.strong, spec.weak
+
+
+def resolve_model_source(name: str, allow_pickle: bool = False) -> str:
+    """What the loader gets for a model argument, checked before any work.
+
+    A registry name is prepared offline if needed (its local folder returned) or mapped to
+    its hub id; a path or other hub id comes back unchanged. Missing folders, pickle-only
+    weights and registry problems are ``ConfigError``s.
+    """
+    from transforms.engine.model_registry import RegistryError
+    from transforms.engine.prepare_models import PreparationError, resolve_model
+
+    try:
+        path = str(resolve_model(name))
+    except (RegistryError, PreparationError) as exc:
+        raise ConfigError(f"cannot resolve model {name!r}: {str(exc).splitlines()[0]}") from None
+    try:
+        check_model_source(path, allow_pickle)
+    except ModelLoadError as exc:
+        raise ConfigError(str(exc)) from None
+    return path
+
+
 def check_scoring_options(cfg, extra_choices: tuple = ()) -> dict[str, Guide] | None:
     """Checks shared by every command that scores (annotate, evaluate, sweep).
 
@@ -99,15 +144,7 @@ class AnnotateConfig:
         return "reward" if self.reward == "sum" else "reward_mean"
 
     def model_settings(self, name: str) -> ModelSettings:
-        return ModelSettings(
-            name=self.model_paths.get(name, name),
-            dtype=self.dtype,
-            device=self.device,
-            batch_tokens=self.batch_tokens,
-            max_tokens=self.max_tokens,
-            trust_remote_code=self.trust_remote_code,
-            allow_pickle=self.allow_pickle,
-        )
+        return model_settings_for(self, name, self.model_paths.get(name))
 
     def as_manifest(self) -> dict:
         d = asdict(self)
@@ -142,29 +179,15 @@ class AnnotateConfig:
         return self
 
     def _resolve_models(self) -> None:
-        """Registry names (``--pair``, offline models) -> local folders; check every model source."""
-        from transforms.engine.model_registry import RegistryError, load_registry
-        from transforms.engine.prepare_models import PreparationError, resolve_model
-
-        try:
-            registry = load_registry()
-            if self.pair:
-                spec = registry.pair(self.pair)
-                self.strong = self.strong or spec.strong
-                self.weak = self.weak or spec.weak
-            if not self.strong or not self.weak:
-                raise ConfigError("give --pair NAME or both --strong and --weak")
-            for name in (self.strong, self.weak, self.router_model):
-                if name and name not in self.model_paths:
-                    self.model_paths[name] = resolve_model(name, registry=registry)
-        except (RegistryError, PreparationError) as exc:
-            raise ConfigError(str(exc).splitlines()[0]) from None
+        """Registry names (``--pair``, offline models) -> loader paths, each checked."""
+        if self.pair:
+            strong, weak = pair_members(self.pair)
+            self.strong, self.weak = self.strong or strong, self.weak or weak
+        if not self.strong or not self.weak:
+            raise ConfigError("give --pair NAME or both --strong and --weak")
         for name in (self.strong, self.weak, self.router_model):
-            if name:
-                try:
-                    check_model_source(self.model_paths[name], self.allow_pickle)
-                except ModelLoadError as exc:
-                    raise ConfigError(str(exc)) from None
+            if name and name not in self.model_paths:
+                self.model_paths[name] = resolve_model_source(name, self.allow_pickle)
 
     def _derive_keys(self) -> None:
         """Settings every content key depends on, and the published scores to reuse."""

@@ -31,13 +31,18 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipeline.config import ConfigError, check_scoring_options
+from beam_pipeline.config import (
+    ConfigError,
+    check_scoring_options,
+    model_settings_for,
+    pair_members,
+    resolve_model_source,
+)
 from beam_pipeline.options import AnnotateOptions, unknown_flags
 from beam_pipeline.publish import delete_tree
 from beam_pipeline.report import Report, bar_chart, histograms, pct, read_dead_letters, read_table_rows, write_bytes
 from beam_pipeline.run import UserError, setup_logging
 from guides import NO_GUIDE_ID, Guide
-from transforms.engine.models import ModelLoadError, check_model_source
 from transforms.evaluation import (
     accuracy_report,
     compare_reports,
@@ -146,15 +151,7 @@ class EvaluateConfig:
         return ["guided", "unguided"] if self.compare_guides else ["guided"]
 
     def model_settings(self, name: str) -> ModelSettings:
-        return ModelSettings(
-            name=name,
-            dtype=self.dtype,
-            device=self.device,
-            batch_tokens=self.batch_tokens,
-            max_tokens=self.max_tokens,
-            trust_remote_code=self.trust_remote_code,
-            allow_pickle=self.allow_pickle,
-        )
+        return model_settings_for(self, name)
 
     def router_settings(self, fallback: str | None) -> ModelSettings | None:
         """The llm router's model (``--router-model``, else ``fallback``); None for other routers."""
@@ -183,48 +180,14 @@ class EvaluateConfig:
             raise ConfigError(f"--input matched no files: {', '.join(unmatched)}")
         self.input_files = files
         if self.pair:
-            strong, weak = resolve_pair_names(self.pair)
+            strong, weak = pair_members(self.pair)
             self.strong, self.weak = self.strong or strong, self.weak or weak
         if self.task == "pairs" and need_pair and not (self.strong and self.weak):
             raise ConfigError("missing required flag(s): --pair or --strong/--weak")
         for attr in ("strong", "weak", "router_model"):
             if getattr(self, attr):
-                setattr(self, attr, check_model(resolve_model_name(getattr(self, attr)), self.allow_pickle))
+                setattr(self, attr, resolve_model_source(getattr(self, attr), self.allow_pickle))
         return self
-
-
-def check_model(path: str, allow_pickle: bool) -> str:
-    """``path`` if it can be a model (fails fast on a missing or pickle-only folder)."""
-    try:
-        check_model_source(path, allow_pickle)
-    except ModelLoadError as exc:
-        raise ConfigError(str(exc)) from None
-    return path
-
-
-def resolve_model_name(name: str) -> str:
-    """A model argument as the loader needs it: registry names prepared/resolved, anything else unchanged."""
-    try:
-        from transforms.engine.prepare_models import resolve_model
-    except ImportError:  # no registry in this installation
-        return name
-    try:
-        return str(resolve_model(name))
-    except (ValueError, RuntimeError, OSError) as exc:  # RegistryError, PreparationError: user-actionable
-        raise ConfigError(f"cannot resolve model {name!r}: {str(exc).splitlines()[0]}") from None
-
-
-def resolve_pair_names(pair: str) -> tuple[str, str]:
-    """(strong, weak) registry names of a ``--pair``."""
-    try:
-        from transforms.engine.model_registry import load_registry
-
-        spec = load_registry().pair(pair)
-    except ImportError:
-        raise ConfigError("--pair needs the model registry (transforms.engine.model_registry)") from None
-    except ValueError as exc:
-        raise ConfigError(str(exc).splitlines()[0]) from None
-    return spec.strong, spec.weak
 
 
 def shared_parser(prog: str, description: str, hidden: tuple[str, ...]) -> argparse.ArgumentParser:

@@ -26,16 +26,14 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
-from beam_pipeline.config import ConfigError
+from beam_pipeline.config import ConfigError, resolve_model_source
 from beam_pipeline.evaluate import (
     CONFIG_FIELDS,
     HIDDEN_FLAGS,
     EvaluateConfig,
     _dead_summary,
     _write_json,
-    check_model,
     read_labelled,
-    resolve_model_name,
     run_beam,
     shared_parser,
     split_args,
@@ -159,7 +157,7 @@ class SweepConfig(EvaluateConfig):
     def validate(self, need_pair: bool = False) -> SweepConfig:
         self.strong = None  # set below: the llm router's fallback, once the models are resolved
         super().validate(need_pair=False)
-        self.models = {label: check_model(resolve_model_name(n), self.allow_pickle) for label, n in self.models.items()}
+        self.models = {label: resolve_model_source(n, self.allow_pickle) for label, n in self.models.items()}
         self.strong = self.router_model or next(iter(self.models.values()))
         return self
 

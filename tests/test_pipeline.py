@@ -331,8 +331,8 @@ def test_unguided_run_with_column_router(tmp_path, chatml_strong, chatml_weak):
     plain = write_jsonl(
         tmp_path / "c.jsonl",
         [
-            {"prompt": "q1", "responses": ["a", "bb"], "domain": "safety"},
-            {"prompt": "q2", "responses": ["a", "bb"]},
+            {"prompt_id": "labelled", "prompt": "Tell me more.", "responses": ["a", "bb", "ccc"], "domain": "safety"},
+            {"prompt_id": "unlabelled", "prompt": "Tell me more.", "responses": ["a", "bb", "ccc"]},
         ],
     )
     corpus = tmp_path / "c.jsonl.gz"  # gzip is detected from the extension
@@ -355,9 +355,13 @@ def test_unguided_run_with_column_router(tmp_path, chatml_strong, chatml_weak):
     assert rc == 0
     scores = _read(out, "scores").to_pylist()
     assert {(s["domain"], s["guide_id"]) for s in scores} == {("safety", "none"), ("chat", "none")}
-    # unguided: identical conversation + response scores identically whatever the domain
+    # Unguided means no guide text at all: the same conversation and response score the
+    # same whichever domain the record is filed under.
     by = {(s["prompt_id"], s["response"]): s["reward"] for s in scores}
-    assert len(by) == 4
+    assert len(by) == 6
+    for response in ("a", "bb", "ccc"):
+        assert by[("labelled", response)] == pytest.approx(by[("unlabelled", response)], abs=1e-6)
+    assert len(_read(out, "pairs")) == 6  # --pairing all: 3 pairs per prompt (rewards differ)
 
 
 @pytest.mark.parametrize(

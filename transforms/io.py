@@ -141,8 +141,9 @@ class _ReadRecords(beam.DoFn):
     def _read_parquet(self, path: str, row_group: int):
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                table = pq.ParquetFile(f).read_row_group(row_group)
-                offset = sum(pq.ParquetFile(f).metadata.row_group(i).num_rows for i in range(row_group))
+                parquet = pq.ParquetFile(f)  # one footer read per work unit
+                table = parquet.read_row_group(row_group)
+                offset = sum(parquet.metadata.row_group(i).num_rows for i in range(row_group))
         except Exception as exc:
             yield beam.pvalue.TaggedOutput(
                 DEAD_LETTER, dead_letter("read", f"unreadable Parquet row group {row_group}: {exc}", path)

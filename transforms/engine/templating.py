@@ -23,8 +23,6 @@ from typing import Any
 
 from guides import Guide
 
-VALID_ROLES = ("system", "user", "assistant")
-
 # Fallback for tokenizers without a chat template (base models). Plain role-labelled
 # turns; the guide, as a system message, becomes a preamble. The response is followed
 # by the EOS token so that "the answer ends here" is scored like a template's
