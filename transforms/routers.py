@@ -92,14 +92,15 @@ class LLMRouter:
         self._baseline: list[float] | None = None
 
     def _label_logprobs(self, conversations: Sequence[list[dict[str, str]]]) -> list[list[float] | None]:
-        seqs = []
+        items = []
         for conv in conversations:
             msgs = classification_messages(self.guides, conv)
-            seqs.extend(self.scorer.encode(msgs, label, None) for label in self.labels)
-        values = self.scorer.logprobs(seqs)
+            items.extend((msgs, label, None) for label in self.labels)
+        # One call per batch: the scorer may be a proxy to a model in another process.
+        values, _stats = self.scorer.score_responses(items)
         k = len(self.labels)
         rows = [values[i : i + k] for i in range(0, len(values), k)]
-        return [None if any(isinstance(v, Exception) for v in row) else list(row) for row in rows]
+        return [None if any(not isinstance(v, tuple) for v in row) else [v[0] for v in row] for row in rows]
 
     def baseline(self) -> list[float]:
         """Label log-likelihoods for a content-free request (zeros when not calibrating)."""

@@ -315,6 +315,32 @@ class CausalLMScorer:
             self._logprobs_with_reuse(seqs, out)
         return out
 
+    def score_responses(
+        self, items: Sequence[tuple[list[dict[str, str]], str, Guide | None]]
+    ) -> tuple[list[tuple[float, int] | ScoreFailure], dict[str, int]]:
+        """``(conversation, response, guide)`` triples -> ``(logp, n_response_tokens)`` or a failure each.
+
+        The one call a model pool serves across processes: text in, floats out, one round
+        trip per batch. Also returns the work counters this call added (forwards, tokens run,
+        OOM splits), so a caller in another process can report them.
+        """
+        with self._lock:
+            before = Counter(self.stats)
+            encoded, out = [], [None] * len(items)
+            for i, (conversation, response, guide) in enumerate(items):
+                try:
+                    encoded.append((i, self.encode(conversation, response, guide)))
+                except TemplateError as exc:
+                    out[i] = ScoreFailure("", "template", str(exc))
+            values = self.logprobs([seq for _, seq in encoded])
+            for (i, seq), value in zip(encoded, values, strict=True):
+                if isinstance(value, Exception):
+                    out[i] = ScoreFailure("", "score", str(value))
+                else:
+                    out[i] = (value, seq.n_response)
+            delta = {k: v - before.get(k, 0) for k, v in self.stats.items() if v != before.get(k, 0)}
+        return out, delta
+
     def _logprobs_with_reuse(self, seqs: Sequence[EncodedSequence], out: list) -> None:
         cached: dict[tuple[int, ...], KVBlock] = {}
 
@@ -370,28 +396,26 @@ class DensityRatioScorer:
     """Reward = sum log p_strong(y|x) - sum log p_weak(y|x), each with its own template."""
 
     def __init__(self, strong: CausalLMScorer, weak: CausalLMScorer):
+        # Either may be a proxy to a model held by another process (transforms.model_pool):
+        # only ``name`` and ``score_responses`` are used, one round trip per model per batch.
         self.strong = strong
         self.weak = weak
+        self.stats: Counter[str] = Counter()  # work counters of both models, "strong_"/"weak_" prefixed
 
     def _model_pass(
         self, scorer: CausalLMScorer, requests: Sequence[ScoreRequest], failures: dict[str, ScoreFailure], role: str
     ) -> dict[str, tuple[float, int]]:
-        encoded: dict[str, EncodedSequence] = {}
-        for r in requests:
-            if r.key in failures:
-                continue
-            try:
-                encoded[r.key] = scorer.encode(r.conversation, r.response, r.guide)
-            except TemplateError as exc:
-                failures[r.key] = ScoreFailure(r.key, "template", f"{role} model ({scorer.name}): {exc}")
-        keys = list(encoded)
-        values = scorer.logprobs([encoded[k] for k in keys])
+        todo = [r for r in requests if r.key not in failures]
+        values, stats = scorer.score_responses([(r.conversation, r.response, r.guide) for r in todo])
+        for k, v in stats.items():
+            self.stats[f"{role}_{k}"] += v
         result = {}
-        for k, v in zip(keys, values, strict=True):
-            if isinstance(v, Exception):
-                failures[k] = ScoreFailure(k, "score", f"{role} model: {v}")
+        for r, v in zip(todo, values, strict=True):
+            if isinstance(v, ScoreFailure):
+                what = f"{role} model ({scorer.name})" if v.stage == "template" else f"{role} model"
+                failures[r.key] = ScoreFailure(r.key, v.stage, f"{what}: {v.reason}")
             else:
-                result[k] = (v, encoded[k].n_response)
+                result[r.key] = v
         return result
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[ScoreResult | ScoreFailure]:
