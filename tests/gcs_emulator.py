@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from types import TracebackType
 
 HOST = "127.0.0.1"
@@ -104,6 +105,14 @@ class GcsEmulator:
         query = urllib.parse.urlencode({"uploadType": "media", "name": name})
         self._request("POST", f"/upload/storage/v1/b/{bucket}/o?{query}", data, "application/octet-stream")
         return f"gs://{bucket}/{name}"
+
+    def upload_folder(self, bucket: str, prefix: str, folder: str | Path) -> str:
+        """Upload every file under ``folder`` as ``gs://bucket/prefix/<relative path>``; returns that folder URL."""
+        root = Path(folder)
+        prefix = prefix.strip("/")
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            self.upload(bucket, f"{prefix}/{path.relative_to(root).as_posix()}", path.read_bytes())
+        return f"gs://{bucket}/{prefix}"
 
     def download(self, bucket: str, name: str) -> bytes:
         return self._request("GET", f"/storage/v1/b/{bucket}/o/{urllib.parse.quote(name, safe='')}?alt=media")

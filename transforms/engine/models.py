@@ -3,13 +3,26 @@
 Loading is the one place that touches the file system or the network for models, so
 errors a user can act on (a path that does not exist, a folder that is not a model,
 pickle weights) come out here as :class:`ModelLoadError` with one clear sentence.
+
+A hub id may be pinned to a revision as ``org/name@rev``. ``gs://`` model folders are
+not loaded here: workers copy them to local disk first (``transforms.model_store``), so
+this module stays free of Beam and cloud clients.
+
+:func:`model_fingerprint` identifies what a model will answer: a content hash of a local
+folder (weights included, with per-file digests cached by path, size and mtime so GBs are
+hashed once), or the hub id with its commit.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import logging
 import os
+import re
+import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +69,32 @@ def looks_like_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or os.path.isabs(name) or name.count("/") > 1
 
 
+def is_gcs_uri(name: str) -> bool:
+    return name.startswith("gs://")
+
+
+def split_revision(name: str) -> tuple[str, str | None]:
+    """``"org/name@rev"`` -> ``("org/name", "rev")``; anything else -> ``(name, None)``.
+
+    Only hub ids carry a revision: local paths and ``gs://`` URIs come back whole, since
+    ``@`` is legal in a folder name but not in a hub repo id.
+    """
+    if is_gcs_uri(name) or looks_like_path(name) or os.path.exists(os.path.expanduser(name)):
+        return name, None
+    repo, sep, rev = name.rpartition("@")
+    if not sep or not repo or not rev:
+        return name, None
+    return repo, rev
+
+
 def check_model_source(name: str, allow_pickle: bool = False) -> None:
-    """Fail fast, before any work, on a local model path that cannot be a model."""
+    """Fail fast, before any work, on a local model path that cannot be a model.
+
+    ``gs://`` folders are checked by ``transforms.model_store.remote_fingerprint`` (it needs
+    a storage client), hub ids by the loader.
+    """
+    if is_gcs_uri(name):
+        return
     path = os.path.expanduser(name)
     if os.path.isdir(path):
         if not os.path.exists(os.path.join(path, "config.json")):
@@ -86,14 +123,20 @@ def load_causal_lm(
     """Load model + tokenizer, in eval mode, on the resolved device and dtype."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if is_gcs_uri(name):
+        raise ModelLoadError(
+            f"model {name} is on GCS; copy it to local disk first (transforms.model_store.localize_model)"
+        )
     check_model_source(name, allow_pickle)
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
-    src = os.path.expanduser(name)
+    repo, revision = split_revision(name)
+    src = os.path.expanduser(repo)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(src, revision=revision, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
             src,
+            revision=revision,
             dtype=dt,
             trust_remote_code=trust_remote_code,
             use_safetensors=None if allow_pickle else True,
@@ -113,27 +156,163 @@ def load_causal_lm(
     return LoadedModel(name=name, model=model, tokenizer=tokenizer, device=dev, dtype=dt)
 
 
-def model_fingerprint(name: str) -> str:
-    """What identifies a model's outputs, cheaply (no hashing of GBs of weights).
+# Files that decide what a model answers: config and tokenizer (the chat template lives
+# there) are read whole; weights are hashed through the digest cache.
+_META_SUFFIXES = (".json", ".jinja", ".model", ".txt")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+_META_MAX_BYTES = 64 << 20
+DIGEST_CACHE_FILE = "file_digests.json"
+# A file modified this recently may be modified again within the same mtime tick without
+# its (size, mtime) changing, so its digest is not cached (git's "racily clean" rule).
+_RACY_NS = 2_000_000_000
+_DIGEST_CACHE_MAX_ENTRIES = 10_000
+_HUB_COMMIT = re.compile(r"[0-9a-f]{40}")
+_warned_unpinned: set[str] = set()
 
-    Local folder: hash of config.json, the tokenizer files (they hold the chat template)
-    and the names and sizes of the weight files. Hub id: the id itself (pin a revision in
-    the id's folder or use a local snapshot for exact reproducibility).
+
+def digest_cache_path() -> str:
+    """``$GDR_CACHE/file_digests.json`` (default ``~/.cache/gdr/file_digests.json``)."""
+    from transforms.engine.model_registry import cache_root
+
+    return str(cache_root() / DIGEST_CACHE_FILE)
+
+
+def _hash_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _load_digest_cache(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):  # missing, unreadable or corrupt: recompute
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_digest_cache(path: str, cache: dict[str, Any]) -> None:
+    # Write a temp file and rename it, so a reader (another process) never sees half a file.
+    while len(cache) > _DIGEST_CACHE_MAX_ENTRIES:
+        cache.pop(next(iter(cache)))
+    tmp = None
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".file_digests.", suffix=".tmp", dir=os.path.dirname(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(cache, f)
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only home must not stop a run; digests are just recomputed
+        log.debug("cannot write digest cache %s: %s", path, exc)
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def file_digests(paths: list[str]) -> dict[str, str]:
+    """sha256 hex digest of each file, reusing cached digests keyed by (real path, size, mtime_ns)."""
+    cache_file = digest_cache_path()
+    cache = _load_digest_cache(cache_file)
+    out: dict[str, str] = {}
+    changed = False
+    for path in paths:
+        key = os.path.realpath(path)
+        before = os.stat(key)
+        entry = cache.get(key)
+        if (
+            isinstance(entry, dict)
+            and entry.get("size") == before.st_size
+            and entry.get("mtime_ns") == before.st_mtime_ns
+            and isinstance(entry.get("sha256"), str)
+        ):
+            out[path] = entry["sha256"]
+            continue
+        digest = _hash_file(key)
+        out[path] = digest
+        after = os.stat(key)
+        stable = (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+        if stable and after.st_mtime_ns < time.time_ns() - _RACY_NS:
+            cache.pop(key, None)  # re-insert at the end: the oldest entries are dropped first
+            cache[key] = {"size": after.st_size, "mtime_ns": after.st_mtime_ns, "sha256": digest}
+            changed = True
+    if changed:
+        _save_digest_cache(cache_file, cache)
+    return out
+
+
+def hub_commit(repo_id: str) -> str | None:
+    """The commit of ``main`` in the local Hugging Face cache for ``repo_id``, without network."""
+    from huggingface_hub import constants
+
+    ref = os.path.join(constants.HF_HUB_CACHE, "models--" + repo_id.replace("/", "--"), "refs", "main")
+    try:
+        with open(ref, encoding="utf-8") as f:
+            commit = f.read().strip()
+    except OSError:
+        return None
+    return commit if _HUB_COMMIT.fullmatch(commit) else None
+
+
+def pin_hub_revision(name: str) -> str:
+    """``org/name`` -> ``org/name@<commit>`` when the local HF cache knows the commit, else unchanged.
+
+    Pass the pinned id to workers so they load exactly the weights the fingerprint names.
     """
-    import hashlib
+    repo, revision = split_revision(name)
+    if revision is not None or looks_like_path(name) or os.path.exists(os.path.expanduser(name)) or is_gcs_uri(name):
+        return name
+    commit = hub_commit(repo)
+    return f"{repo}@{commit}" if commit else name
 
+
+def model_fingerprint(name: str) -> str:
+    """What identifies a model's outputs.
+
+    Local folder: ``local:<hash>`` of config.json, the tokenizer files (they hold the chat
+    template) and the bytes of the weight files (digests cached, see :func:`file_digests`),
+    so weights retrained in place change it. Hub id: ``hub:org/name@rev`` for a pinned id,
+    else the commit of ``main`` in the local HF cache, else ``@unpinned`` (logged: scores
+    are then not tied to exact weights). ``gs://`` folders: use
+    ``transforms.model_store.remote_fingerprint``.
+    """
+    if is_gcs_uri(name):
+        raise ModelLoadError(f"model {name} is on GCS; fingerprint it with transforms.model_store.remote_fingerprint")
     path = os.path.expanduser(name)
     if not os.path.isdir(path):
-        return f"hub:{name}"
-    h = hashlib.sha256()
+        repo, revision = split_revision(name)
+        if revision is None:
+            revision = hub_commit(repo)
+        if revision is None:
+            if repo not in _warned_unpinned:
+                _warned_unpinned.add(repo)
+                log.warning(
+                    "hub model %s is not pinned to a revision and not in the local cache; its scores cannot be "
+                    "tied to exact weights (write %s@<commit>)",
+                    repo,
+                    repo,
+                )
+            revision = "unpinned"
+        return f"hub:{repo}@{revision}"
+    meta: list[tuple[str, str]] = []
+    weights: list[tuple[str, str]] = []
     for fname in sorted(os.listdir(path)):
         full = os.path.join(path, fname)
-        if not os.path.isfile(full):
+        # Hidden files are bookkeeping, not model (e.g. model_store's completion marker, which
+        # differs per machine): a copied folder must keep its source's fingerprint.
+        if fname.startswith(".") or not os.path.isfile(full):
             continue
-        if fname.endswith((".json", ".jinja", ".model", ".txt")) and os.path.getsize(full) < 64 << 20:
-            h.update(fname.encode() + b"\0")
-            with open(full, "rb") as f:
-                h.update(f.read())
-        elif fname.endswith((".safetensors", ".bin", ".pt", ".gguf")):
-            h.update(f"{fname}:{os.path.getsize(full)}".encode())
+        if fname.endswith(_META_SUFFIXES) and os.path.getsize(full) < _META_MAX_BYTES:
+            meta.append((fname, full))
+        elif fname.endswith(_META_SUFFIXES + _WEIGHT_SUFFIXES):
+            weights.append((fname, full))
+    digests = file_digests([full for _, full in weights])
+    h = hashlib.sha256()
+    for fname, full in meta:
+        h.update(fname.encode() + b"\0")
+        with open(full, "rb") as f:
+            h.update(f.read())
+    for fname, full in weights:
+        h.update(f"{fname}:{os.path.getsize(full)}:{digests[full]}\0".encode())
     return f"local:{h.hexdigest()[:24]}"
