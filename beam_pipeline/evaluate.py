@@ -53,7 +53,7 @@ from transforms.evaluation import (
     router_report,
 )
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet, dead_letter, expand_patterns
-from transforms.model_handler import DensityRatioModelHandler, ModelSettings
+from transforms.model_pool import ModelSettings
 from transforms.records import RecordError, jsonable
 from transforms.routing import RouteToGuide
 from transforms.schemas import MESSAGES
@@ -396,11 +396,11 @@ def build_evaluate_pipeline(p: beam.Pipeline, config: EvaluateConfig) -> dict[st
     """Add the pairs-task steps to ``p``; results go to ``DIR/results``, dead letters to ``DIR/dead_letter``."""
     out = config.output.rstrip("/")
     routed, dead = read_labelled(p, config)
-    handler = DensityRatioModelHandler(config.model_settings(config.strong), config.model_settings(config.weak))
+    strong, weak = config.model_settings(config.strong), config.model_settings(config.weak)
     results = []
     for setting in config.settings:
         guides = config.guide_set if setting == "guided" else None
-        scored = routed | f"Score[{setting}]" >> ScoreCandidates(handler, guides, config.score_retries)
+        scored = routed | f"Score[{setting}]" >> ScoreCandidates(strong, weak, guides, config.score_retries)
         rows = scored["scored"] | f"PairResults[{setting}]" >> beam.ParDo(
             _PairResult(setting, config.reward)
         ).with_outputs(DEAD_LETTER, main="rows")

@@ -42,7 +42,7 @@ from beam_pipeline.report import Report, heatmap, pct, read_dead_letters, read_t
 from beam_pipeline.run import UserError, setup_logging
 from transforms.evaluation import accuracy_report, compare_reports, rank_pairs, sweep_pairs
 from transforms.io import DEAD_LETTER, WriteJsonl, WritePartitionedParquet, dead_letter
-from transforms.model_handler import ModelSettings, acquire_model
+from transforms.model_pool import ModelSettings, load_private
 
 log = logging.getLogger("gdr")
 
@@ -73,37 +73,29 @@ class ScoreWithModel(beam.DoFn):
     def process(self, model: tuple[str, str], pairs: list[dict[str, Any]]):
         from dataclasses import replace
 
-        from transforms.engine.templating import TemplateError
+        from transforms.engine.scorer import ScoreFailure
 
         label, path = model
         started = time.monotonic()
-        holder = acquire_model(replace(self.base, name=path))
-        scorer = holder.value
+        scorer = load_private(replace(self.base, name=path))
         try:
             for setting in self.settings:
                 for lo in range(0, len(pairs), CHUNK_PAIRS):
                     chunk = pairs[lo : lo + CHUNK_PAIRS]
-                    encoded, kept = [], []
+                    items = []
                     for g in chunk:
                         guide = self.guides.get(g["domain"]) if (self.guides and setting == "guided") else None
-                        try:
-                            seqs = [scorer.encode(g["conversation"], c["response"], guide) for c in g["candidates"]]
-                        except TemplateError as exc:
-                            yield beam.pvalue.TaggedOutput(
-                                DEAD_LETTER,
-                                dead_letter("template", f"{label}: {exc}", g["source"], None, setting=setting),
-                            )
-                            continue
-                        encoded += seqs
-                        kept.append((g, seqs))
-                    values = scorer.logprobs(encoded)
-                    for i, (g, seqs) in enumerate(kept):
-                        lp_c, lp_r = values[2 * i], values[2 * i + 1]
-                        failed = next((v for v in (lp_c, lp_r) if isinstance(v, Exception)), None)
+                        items += [(g["conversation"], c["response"], guide) for c in g["candidates"]]
+                    values, _stats = scorer.score_responses(items)
+                    for i, g in enumerate(chunk):
+                        chosen, rejected = values[2 * i], values[2 * i + 1]
+                        failed = next((v for v in (chosen, rejected) if isinstance(v, ScoreFailure)), None)
                         if failed is not None:
                             yield beam.pvalue.TaggedOutput(
                                 DEAD_LETTER,
-                                dead_letter("score", f"{label}: {failed}", g["source"], None, setting=setting),
+                                dead_letter(
+                                    failed.stage, f"{label}: {failed.reason}", g["source"], None, setting=setting
+                                ),
                             )
                             continue
                         yield {
@@ -112,15 +104,15 @@ class ScoreWithModel(beam.DoFn):
                             "pair_id": g["prompt_id"],
                             "domain": g.get("label_domain") or g["domain"],
                             "subset": g.get("subset"),
-                            "logp_chosen": lp_c,
-                            "n_chosen": seqs[0].n_response,
-                            "logp_rejected": lp_r,
-                            "n_rejected": seqs[1].n_response,
+                            "logp_chosen": chosen[0],
+                            "n_chosen": chosen[1],
+                            "logp_rejected": rejected[0],
+                            "n_rejected": rejected[1],
                         }
                 log.info("sweep: %s scored %d pair(s) %s", label, len(pairs), setting)
         finally:
             # Drop this worker's reference so the model can be freed before the next one loads.
-            del scorer, holder
+            del scorer
             gc.collect()
         log.info("sweep: %s done in %.1fs", label, time.monotonic() - started)
 

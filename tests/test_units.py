@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from guides import GuideError, guide_from_dict, load_guides
@@ -149,11 +151,12 @@ class _FakeScorer:
     def __init__(self, table, prior=None):
         self.table, self.prior = table, prior or {}
 
-    def encode(self, messages, label, guide):
-        return ("N/A" in messages[-1]["content"].split("\n")[1], label)
-
-    def logprobs(self, seqs):
-        return [self.prior.get(label, -5.0) if free else self.table.get(label, -50.0) for free, label in seqs]
+    def score_responses(self, items):
+        out = []
+        for messages, label, _guide in items:
+            free = "N/A" in messages[-1]["content"].split("\n")[1]
+            out.append((self.prior.get(label, -5.0) if free else self.table.get(label, -50.0), 1))
+        return out, {}
 
 
 def test_llm_router_compares_label_likelihoods_and_falls_back_when_unclear():
@@ -202,14 +205,31 @@ def test_llm_router_with_a_real_tiny_model(chatml_strong):
     assert conf == pytest.approx(max(softmax(calibrated)))
 
 
-def test_model_pool_loads_each_model_once_per_process(monkeypatch):
-    """Routing and scoring alternate between models; none may be reloaded."""
-    import transforms.model_handler as mh
+def test_model_pool_loads_each_model_once_per_process(monkeypatch, tmp_path):
+    """Routing and scoring alternate between models; none may be reloaded, and tags keep them apart."""
+    import transforms.model_pool as pool
 
     loads = []
-    monkeypatch.setattr(mh, "_load_scorer", lambda s: loads.append(s.name) or object())
-    monkeypatch.setattr(mh, "_POOLS", {})
-    a, b = mh.ModelSettings("model-a"), mh.ModelSettings("model-b")
-    held = [mh.acquire_model(s) for s in (a, b, a, b, a)]
+
+    class FakeServer:
+        def __init__(self, settings, copy=0):
+            loads.append(settings.name)
+            self.pid = os.getpid()
+
+        def info(self):
+            return {"pid": self.pid, "load_seconds": 0.0}
+
+        def score_responses(self, items):
+            return [(float(len(r)), len(r)) for _, r, _ in items], {}
+
+    monkeypatch.setattr(pool, "ModelServer", FakeServer)
+    monkeypatch.setattr(pool, "_HELD", {})
+    monkeypatch.setenv(pool.POOL_DIR_ENV, str(tmp_path))
+    a, b = pool.ModelSettings("model-a", fingerprint="x"), pool.ModelSettings("model-b", fingerprint="x")
+    held = [pool.PooledModel(s).acquire() for s in (a, b, a, b, a)]
     assert loads == ["model-a", "model-b"]
-    assert held[0] is held[2] is held[4] and held[1] is held[3]
+    assert all(h.loaded_here for h in held)
+    assert held[0].score_responses([([], "abc", None)])[0] == [(3.0, 3)]
+    # Same path, other content: a different shared copy, never the stale one.
+    pool.PooledModel(pool.ModelSettings("model-a", fingerprint="y")).acquire()
+    assert loads == ["model-a", "model-b", "model-a"]

@@ -5,6 +5,11 @@ Otherwise ``--router`` decides: ``column`` (no field: the default domain, confid
 ``keyword``, or ``llm`` (batched; the router model is the process-wide shared copy, the
 strong model unless ``--router-model`` says otherwise). With ``--guides none`` there is
 nothing to route to: the domain is the record's label or the default, with no guide.
+
+A router that fails on a batch is retried; if it keeps failing, its prompts get the
+default domain with ``route_defaulted`` set and no ``route_key``, so the fallback is
+never stored as a decision for later runs to reuse. A router model that cannot be loaded
+fails the job.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 import apache_beam as beam
 
 from guides import NO_GUIDE_ID, Guide
-from transforms.model_handler import ModelSettings, acquire_model
+from transforms.model_pool import ModelLoadFailed, ModelSettings, PooledModel
 from transforms.routers import KeywordRouter, LLMRouter
 
 log = logging.getLogger(__name__)
@@ -41,13 +46,15 @@ class _RouteBatch(beam.DoFn):
         default_domain: str,
         router_model: ModelSettings | None,
         threshold: float,
+        retries: int = 2,
     ):
         self.guides, self.router, self.default_domain = guides, router, default_domain
-        self.router_model, self.threshold = router_model, threshold
+        self.router_model, self.threshold, self.retries = router_model, threshold, max(0, retries)
         self._impl = None
-        self._holder = None
 
     def setup(self):
+        self._fallbacks = beam.metrics.Metrics.counter("gdr", "router_fallbacks")
+        self._routed = beam.metrics.Metrics.counter("gdr", "prompts_routed")
         if not self.guides:
             return
         if self.router == "keyword":
@@ -56,9 +63,25 @@ class _RouteBatch(beam.DoFn):
     def _llm_router(self) -> LLMRouter:
         # Loaded on first use: prompts whose routes are all reused never load the model.
         if self._impl is None:
-            self._holder = acquire_model(self.router_model)
-            self._impl = LLMRouter(self._holder.value, self.guides, self.default_domain, self.threshold)
+            model = PooledModel(self.router_model).acquire()
+            self._impl = LLMRouter(model, self.guides, self.default_domain, self.threshold)
         return self._impl
+
+    def _route_llm(self, pending: list[dict[str, Any]]) -> list[tuple[str, float]] | None:
+        for attempt in range(self.retries + 1):
+            try:
+                return self._llm_router().route_many([g["conversation"] for g in pending])
+            except ModelLoadFailed:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "LLM router failed on %d prompts (attempt %d/%d): %s",
+                    len(pending),
+                    attempt + 1,
+                    self.retries + 1,
+                    exc,
+                )
+        return None
 
     def process(self, batch: list[dict[str, Any]]):
         pending = []
@@ -71,14 +94,17 @@ class _RouteBatch(beam.DoFn):
                 pending.append(group)
         if not pending:
             return
+        self._routed.inc(len(pending))
         if self.router == "keyword":
             decisions = [self._impl.route(g["conversation"]) for g in pending]
         else:
-            try:
-                decisions = self._llm_router().route_many([g["conversation"] for g in pending])
-            except Exception as exc:  # routing must never lose a record: fall back, say so
-                log.warning("LLM router failed on a batch of %d prompts (%s); using default domain", len(pending), exc)
-                decisions = [(self.default_domain, 0.0)] * len(pending)
+            decisions = self._route_llm(pending)
+        if decisions is None:  # routing must never lose a record: default it, and never store the fallback
+            self._fallbacks.inc(len(pending))
+            for group in pending:
+                out = _assign(group, self.default_domain, 0.0, self.guides)
+                yield {**out, "route_key": None, "route_defaulted": True}
+            return
         for group, (domain, confidence) in zip(pending, decisions, strict=True):
             yield _assign(group, domain, confidence, self.guides)
 
@@ -92,14 +118,20 @@ class RouteToGuide(beam.PTransform):
         router_model: ModelSettings | None,
         threshold: float = 0.5,
         max_batch_size: int = 16,
+        accelerator_hint: str | None = None,
     ):
         super().__init__()
         self.fn = _RouteBatch(guides, router, default_domain, router_model, threshold)
         self.max_batch_size = max_batch_size
+        # Only the llm router runs a model; keyword/column routing stays on CPU workers.
+        self.accelerator_hint = accelerator_hint if router == "llm" else None
 
     def expand(self, groups):
+        route = beam.ParDo(self.fn)
+        if self.accelerator_hint:
+            route = route.with_resource_hints(accelerator=self.accelerator_hint)
         return (
             groups
             | "BatchPrompts" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.max_batch_size)
-            | "Route" >> beam.ParDo(self.fn)
+            | "Route" >> route
         )

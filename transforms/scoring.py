@@ -20,7 +20,7 @@ import apache_beam as beam
 
 from guides import Guide
 from transforms.io import DEAD_LETTER, dead_letter
-from transforms.model_handler import DensityRatioModelHandler
+from transforms.model_pool import ModelLoadFailed, ModelSettings, PooledModel
 from transforms.pairing import make_pairs
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,8 @@ PROGRESS_EVERY_S = 30.0
 
 
 class _ScoreBatch(beam.DoFn):
-    def __init__(self, handler: DensityRatioModelHandler, guides: dict[str, Guide] | None, retries: int):
-        self.handler, self.guides, self.retries = handler, guides, max(0, retries)
+    def __init__(self, strong: ModelSettings, weak: ModelSettings, guides: dict[str, Guide] | None, retries: int):
+        self.strong, self.weak, self.guides, self.retries = strong, weak, guides, max(0, retries)
         self._scorer = None
 
     def setup(self):
@@ -38,8 +38,16 @@ class _ScoreBatch(beam.DoFn):
         self._scorer = None
         self._done, self._t0, self._last = 0, time.monotonic(), time.monotonic()
         self._injected_failures = 0
-        self._scored = beam.metrics.Metrics.counter("gdr", "candidates_scored")
-        self._failed = beam.metrics.Metrics.counter("gdr", "candidates_dead_lettered")
+        self._stats_seen: dict[str, int] = {}
+        m = beam.metrics.Metrics
+        self._scored = m.counter("gdr", "candidates_scored")
+        self._failed = m.counter("gdr", "candidates_dead_lettered_scoring")
+        self._retried = m.counter("gdr", "scoring_batches_retried")
+        self._loads = m.counter("gdr", "model_loads")
+        self._load_ms = m.distribution("gdr", "model_load_ms")
+        self._batch_ms = m.distribution("gdr", "scoring_batch_ms")
+        self._tokens_per_forward = m.distribution("gdr", "tokens_per_forward")
+        self._oom_splits = m.counter("gdr", "oom_splits")
 
     def _inject_faults(self) -> None:
         """Test hooks (environment variables, so they reach worker processes too)."""
@@ -50,16 +58,44 @@ class _ScoreBatch(beam.DoFn):
             self._injected_failures += 1
             raise RuntimeError("injected transient scoring failure")
 
-    def _score_with_retries(self, requests):
+    def _load(self):
+        """The machine's shared strong and weak models; a load failure fails the job (not retried here)."""
+        from transforms.engine.scorer import DensityRatioScorer
+
         if self._scorer is None:
-            self._scorer = self.handler.load_model()
+            models = [PooledModel(s).acquire() for s in (self.strong, self.weak)]
+            for model in models:
+                if model.loaded_here:  # reported once, by the process that did the load
+                    self._loads.inc()
+                    self._load_ms.update(int(model.load_info["load_seconds"] * 1000))
+            self._scorer = DensityRatioScorer(*models)
+        return self._scorer
+
+    def _report_work(self, scorer, started: float) -> None:
+        self._batch_ms.update(int((time.monotonic() - started) * 1000))
+        delta = {k: v - self._stats_seen.get(k, 0) for k, v in scorer.stats.items()}
+        self._stats_seen = dict(scorer.stats)
+        for role in ("strong", "weak"):
+            forwards = delta.get(f"{role}_forwards", 0)
+            if forwards:
+                self._tokens_per_forward.update(delta.get(f"{role}_tokens_run", 0) // forwards)
+            self._oom_splits.inc(delta.get(f"{role}_oom_splits", 0))
+
+    def _score_with_retries(self, requests):
+        scorer = self._load()
         for attempt in range(self.retries + 1):
+            started = time.monotonic()
             try:
                 self._inject_faults()
-                return self._scorer.score(requests)
+                results = scorer.score(requests)
+                self._report_work(scorer, started)
+                return results
+            except ModelLoadFailed:
+                raise
             except Exception as exc:  # transient (device, I/O); OOM is handled inside the engine
                 if attempt == self.retries:
                     raise
+                self._retried.inc()
                 log.warning("scoring attempt %d/%d failed: %s; retrying", attempt + 1, self.retries + 1, exc)
                 time.sleep(min(2.0**attempt * 0.1, 5.0))
         raise AssertionError("unreachable")
@@ -76,6 +112,8 @@ class _ScoreBatch(beam.DoFn):
                 requests.append(ScoreRequest(key, g["conversation"], c["response"], guide))
         try:
             results = self._score_with_retries(requests)
+        except ModelLoadFailed:
+            raise  # the job fails: dead-lettering every candidate would hide a broken model
         except Exception as exc:
             results = [
                 ScoreFailure(r.key, "score", f"scoring failed after {self.retries + 1} attempts: {exc}")
@@ -126,24 +164,35 @@ class _ScoreBatch(beam.DoFn):
 
 
 class ScoreCandidates(beam.PTransform):
-    """Routed prompt groups -> ``scored`` groups and ``dead_letter`` candidates."""
+    """Routed prompt groups -> ``scored`` groups and ``dead_letter`` candidates.
+
+    ``accelerator_hint`` (a Beam resource hint, e.g. ``type:nvidia-l4;count:1;install-nvidia-driver``)
+    is put on the scoring step only, so runners that honour hints can keep reading,
+    joining and writing on CPU workers.
+    """
 
     def __init__(
         self,
-        handler: DensityRatioModelHandler,
+        strong: ModelSettings,
+        weak: ModelSettings,
         guides: dict[str, Guide] | None,
         retries: int = 2,
         max_batch_size: int = 8,
+        accelerator_hint: str | None = None,
     ):
         super().__init__()
-        self.fn = _ScoreBatch(handler, guides, retries)
+        self.fn = _ScoreBatch(strong, weak, guides, retries)
         self.max_batch_size = max_batch_size
+        self.accelerator_hint = accelerator_hint
 
     def expand(self, groups):
+        score = beam.ParDo(self.fn).with_outputs(DEAD_LETTER, main="scored")
+        if self.accelerator_hint:
+            score = score.with_resource_hints(accelerator=self.accelerator_hint)
         out = (
             groups
             | "BatchGroups" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.max_batch_size)
-            | "DensityRatio" >> beam.ParDo(self.fn).with_outputs(DEAD_LETTER, main="scored")
+            | "DensityRatio" >> score
         )
         return {"scored": out.scored, DEAD_LETTER: out[DEAD_LETTER]}
 
