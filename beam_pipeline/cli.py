@@ -11,6 +11,7 @@ commands:
   evaluate         accuracy of the reward (or the router) on labelled data (gdr evaluate --help)
   sweep            rank every model pair, with and without guides, on labelled pairs (gdr sweep --help)
   report           HTML report with plots for an annotation run: gdr report OUTPUT [--run-date D]
+  publish          finish a publish a job left half-done: gdr publish --output O --run-date D
   prepare-models   prepare registry models offline into the cache: gdr prepare-models NAME|PAIR... (--list)
   build-tiny-pair  build the tiny offline demo model pair: gdr build-tiny-pair DIR [--family chatml|inst|base]
 """
@@ -52,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         from beam_pipeline.report import main as report
 
         return report(rest)
+    if command == "publish":
+        from beam_pipeline.publish_step import publish_main
+
+        return publish_main(rest)
     if command == "prepare-models":
         from transforms.engine.prepare_models import prepare_main
 

@@ -9,12 +9,13 @@ sentence a user can act on.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import asdict, dataclass, field
 
 from guides import Guide, GuideError, load_guides
-from transforms.engine.models import ModelLoadError, check_model_source
-from transforms.model_handler import ModelSettings
+from transforms.engine.models import ModelLoadError, check_model_source, pin_hub_revision
+from transforms.model_pool import ModelSettings
 from transforms.pairing import PAIRING_STRATEGIES
 from transforms.routers import ROUTER_KINDS
 
@@ -27,17 +28,75 @@ class ConfigError(ValueError):
     """A configuration problem the user can fix (printed as one line)."""
 
 
-def model_settings_for(cfg, name: str, path: str | None = None) -> ModelSettings:
-    """How to load model ``name`` under a scoring config's dtype/device/batching flags."""
+def model_settings_for(
+    cfg, name: str, path: str | None = None, fingerprint: str = "", compute: tuple[str, str] | None = None
+) -> ModelSettings:
+    """How to load model ``name`` under a scoring config's dtype/device/batching flags.
+
+    ``compute`` is the (device, dtype) the launcher resolved ``auto`` to; without it the
+    flags go to the worker as given.
+    """
+    device, dtype = compute or (cfg.device, cfg.dtype)
     return ModelSettings(
         name=path or name,
-        dtype=cfg.dtype,
-        device=cfg.device,
+        dtype=dtype,
+        device=device,
         batch_tokens=cfg.batch_tokens,
         max_tokens=cfg.max_tokens,
         trust_remote_code=cfg.trust_remote_code,
         allow_pickle=cfg.allow_pickle,
+        fingerprint=fingerprint,
+        copies=getattr(cfg, "model_copies", None),
     )
+
+
+def new_attempt_id() -> str:
+    """Sortable and unique per launch: names the staging folder and the lock holder."""
+    import secrets
+
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+REMOTE_RUNNERS = ("DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner", "PrismRunner")
+
+
+def runner_name(options) -> str:
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    runner = options.view_as(StandardOptions).runner if options is not None else None
+    return (runner if isinstance(runner, str) else type(runner).__name__ if runner else "DirectRunner") or ""
+
+
+def wants_accelerator(options, hint: str | None) -> bool:
+    """Whether the job asks its workers for a GPU (resource hint or Dataflow service option)."""
+    if hint:
+        return True
+    if options is None:
+        return False
+    from apache_beam.options.pipeline_options import DebugOptions, GoogleCloudOptions
+
+    service = options.view_as(GoogleCloudOptions).dataflow_service_options or []
+    experiments = options.view_as(DebugOptions).experiments or []
+    return any("worker_accelerator" in x for x in [*service, *experiments])
+
+
+def resolve_compute(device: str, dtype: str, remote: bool, accelerator: bool) -> tuple[str, str]:
+    """(device, dtype) the workers will use, decided at launch because the score key depends on it.
+
+    ``auto`` means the GPU when there is one: on a local runner this machine's, on a remote
+    runner whether the job asks for accelerators. ``auto`` dtype is bf16 on GPU and float32
+    on CPU, as the loader picks; a worker that cannot honour the pinned choice fails to load.
+    """
+    if device == "auto":
+        if remote:
+            device = "cuda" if accelerator else "cpu"
+        else:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if device == "cuda" else "float32"
+    return device, dtype
 
 
 def pair_members(pair: str) -> tuple[str, str]:
@@ -55,11 +114,20 @@ def resolve_model_source(name: str, allow_pickle: bool = False) -> str:
     """What the loader gets for a model argument, checked before any work.
 
     A registry name is prepared offline if needed (its local folder returned) or mapped to
-    its hub id; a path or other hub id comes back unchanged. Missing folders, pickle-only
-    weights and registry problems are ``ConfigError``s.
+    its hub id; a ``gs://`` folder is checked from its object listing (nothing downloaded:
+    workers copy it); a path or other hub id comes back unchanged. Missing folders,
+    pickle-only weights and registry problems are ``ConfigError``s.
     """
     from transforms.engine.model_registry import RegistryError
     from transforms.engine.prepare_models import PreparationError, resolve_model
+    from transforms.model_store import ModelStoreError, is_remote_model, remote_fingerprint
+
+    if is_remote_model(name):
+        try:
+            remote_fingerprint(name, allow_pickle=allow_pickle)
+        except ModelStoreError as exc:
+            raise ConfigError(str(exc)) from None
+        return name
 
     try:
         path = str(resolve_model(name))
@@ -69,7 +137,8 @@ def resolve_model_source(name: str, allow_pickle: bool = False) -> str:
         check_model_source(path, allow_pickle)
     except ModelLoadError as exc:
         raise ConfigError(str(exc)) from None
-    return path
+    # A hub id goes to workers pinned to the commit its fingerprint names, where known.
+    return pin_hub_revision(path)
 
 
 def check_scoring_options(cfg, extra_choices: tuple = ()) -> dict[str, Guide] | None:
@@ -128,8 +197,16 @@ class AnnotateConfig:
     allow_pickle: bool = False
     rescore: bool = False
     pair: str | None = None  # a registry pair name; --strong/--weak override its members
+    no_wait: bool = False
+    break_lock: bool = False
+    max_dead_letter_fraction: float = 0.05
+    model_copies: int | None = None  # None: one per visible GPU on the worker, 1 on CPU
+    accelerator_hint: str | None = None
 
     # Filled by validate()
+    attempt: str = field(default="", repr=False)  # this launch's id: staging folder and lock holder
+    compute: tuple[str, str] = field(default=("cpu", "float32"), repr=False)  # resolved (device, dtype)
+    runner: str = field(default="DirectRunner", repr=False)
     input_files: list[tuple[str, int]] = field(default_factory=list, repr=False)
     input_mtimes: dict[str, float] = field(default_factory=dict, repr=False)
     guide_set: dict[str, Guide] | None = field(default=None, repr=False)
@@ -144,16 +221,59 @@ class AnnotateConfig:
         return "reward" if self.reward == "sum" else "reward_mean"
 
     def model_settings(self, name: str) -> ModelSettings:
-        return model_settings_for(self, name, self.model_paths.get(name))
+        key = {self.strong: "strong", self.weak: "weak"}.get(name)
+        fingerprint = self.fingerprints.get(key) if key else self.fingerprints.get("router", "")
+        return model_settings_for(self, name, self.model_paths.get(name), fingerprint or "", self.compute)
 
     def as_manifest(self) -> dict:
         d = asdict(self)
         for internal in ("input_files", "input_mtimes", "guide_set", "existing_score_files", "model_paths"):
             d.pop(internal)
+        d["compute"] = {"device": self.compute[0], "dtype": self.compute[1]}
         return d
 
-    def validate(self) -> AnnotateConfig:
+    def launch_info(self) -> dict:
+        """What the launcher knows that the manifest records (the job adds counts and times)."""
+        import time
+
+        output = self.output.rstrip("/")
+        return {
+            "run_date": self.run_date,
+            "attempt": self.attempt,
+            "output": self.output,
+            "launched_at_s": time.time(),
+            "config": self.as_manifest(),
+            "models": {
+                "strong": self.strong,
+                "weak": self.weak,
+                "router": self.router_model or self.strong,
+                "fingerprints": self.fingerprints,
+                "paths": self.model_paths,
+                "device": self.compute[0],
+                "dtype": self.compute[1],
+            },
+            "guides": {g.id: g.version for g in (self.guide_set or {}).values()},
+            "keys": {"scoring_setting": self.scoring_setting, "router_setting": self.router_setting},
+            "input_files": [
+                {"path": p, "size_bytes": s, "modified": self.input_mtimes.get(p)} for p, s in self.input_files
+            ],
+            "reused_score_files": len(self.existing_score_files),
+            "outputs": {t: f"{output}/{t}/run_date={self.run_date}" for t in ("pairs", "scores", "dead_letter")},
+            "manifest": f"{output}/manifests/run_date={self.run_date}.json",
+        }
+
+    def validate(self, options=None) -> AnnotateConfig:
+        """Check everything that can be checked before the graph is built.
+
+        ``options`` (the job's ``PipelineOptions``) decide what the workers can see and
+        use: local paths are refused on Dataflow, and ``auto`` device/dtype is resolved.
+        """
         from transforms.io import expand_patterns
+
+        self.runner = runner_name(options)
+        if not 0.0 <= self.max_dead_letter_fraction <= 1.0:
+            raise ConfigError("--max-dead-letter-fraction must be between 0 and 1")
+        self.attempt = self.attempt or new_attempt_id()
 
         self.guide_set = check_scoring_options(self, (("--pairing", self.pairing, PAIRING_STRATEGIES),))
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.run_date):
@@ -174,9 +294,39 @@ class AnnotateConfig:
             raise ConfigError(f"--input matched no files: {', '.join(unmatched)}")
         self.input_files = files
         self._resolve_models()
+        self._check_paths_reach_workers()
+        remote = self.runner.endswith(REMOTE_RUNNERS) and not _embedded(options)
+        self.compute = resolve_compute(
+            self.device, self.dtype, remote, wants_accelerator(options, self.accelerator_hint)
+        )
         self.input_mtimes = input_mtimes(self.input)
         self._derive_keys()
         return self
+
+    def _check_paths_reach_workers(self) -> None:
+        """Dataflow workers cannot see the launcher's disk: refuse local paths there, warn elsewhere."""
+        import logging
+
+        from transforms.engine.models import looks_like_path
+
+        local = [f"--input {p}" for p, _ in self.input_files if "://" not in p]
+        if "://" not in self.output:
+            local.append(f"--output {self.output}")
+        for name, path in self.model_paths.items():
+            if "://" not in path and (looks_like_path(path) or os.path.isdir(os.path.expanduser(path))):
+                local.append(f"model {name} ({path})")
+        if not local:
+            return
+        if self.runner.endswith("DataflowRunner"):
+            raise ConfigError(
+                f"DataflowRunner workers cannot read local paths: {', '.join(local[:3])}"
+                + (f" and {len(local) - 3} more" if len(local) > 3 else "")
+                + "; use gs:// for inputs, output and model folders"
+            )
+        if self.runner.endswith(REMOTE_RUNNERS):
+            logging.getLogger("gdr").warning(
+                "%s: workers must see the same local paths as this launcher (%s)", self.runner, ", ".join(local[:3])
+            )
 
     def _resolve_models(self) -> None:
         """Registry names (``--pair``, offline models) -> loader paths, each checked."""
@@ -191,22 +341,34 @@ class AnnotateConfig:
 
     def _derive_keys(self) -> None:
         """Settings every content key depends on, and the published scores to reuse."""
-        from transforms.engine.models import model_fingerprint
         from transforms.keys import router_setting, scoring_setting
+        from transforms.model_store import fingerprint_model
 
-        path = self.model_paths.get
-        self.fingerprints = {
-            "strong": model_fingerprint(path(self.strong, self.strong)),
-            "weak": model_fingerprint(path(self.weak, self.weak)),
-        }
-        self.scoring_setting = scoring_setting(self.fingerprints["strong"], self.fingerprints["weak"], self.dtype)
+        def fingerprint(name: str) -> str:
+            return fingerprint_model(self.model_paths.get(name, name), self.allow_pickle)
+
+        self.fingerprints = {"strong": fingerprint(self.strong), "weak": fingerprint(self.weak)}
+        # The dtype actually used, not the flag: a GPU (bf16) run must not reuse CPU (float32) scores.
+        self.scoring_setting = scoring_setting(self.fingerprints["strong"], self.fingerprints["weak"], self.compute[1])
         router_name = self.router_model or self.strong
-        router_fp = model_fingerprint(path(router_name, router_name)) if self.router == "llm" else None
+        router_fp = fingerprint(router_name) if self.router == "llm" else None
+        if router_fp:
+            self.fingerprints["router"] = router_fp
         versions = {g.id: g.version for g in (self.guide_set or {}).values()}
         self.router_setting = router_setting(
             self.router, router_fp, self.router_threshold, self.default_domain, versions
         )
         self.existing_score_files = [] if self.rescore else published_score_files(self.output)
+
+
+def _embedded(options) -> bool:
+    """A portable runner whose job service runs in this process sees this machine's files."""
+    if options is None:
+        return True
+    from apache_beam.options.pipeline_options import PortableOptions
+
+    portable = options.view_as(PortableOptions)
+    return portable.job_endpoint in (None, "embed") or str(portable.environment_type).upper() == "LOOPBACK"
 
 
 def published_score_files(output: str) -> list[tuple[str, str]]:

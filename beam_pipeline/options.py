@@ -35,9 +35,13 @@ class AnnotateOptions(PipelineOptions):
             help="input files: paths, globs, local or gs://; .jsonl[.gz] or .parquet (repeatable)",
         )
         g.add_argument("--output", default=None, help="output root (local or gs://); tables go under it")
-        g.add_argument("--strong", default=None, help="better-aligned causal LM: local folder or hub id")
         g.add_argument(
-            "--weak", default=None, help="less-aligned causal LM (e.g. the SFT/base model): folder or hub id"
+            "--strong",
+            default=None,
+            help="better-aligned causal LM: local or gs:// folder, registry name, or hub id (org/name@revision)",
+        )
+        g.add_argument(
+            "--weak", default=None, help="less-aligned causal LM (e.g. the SFT/base model): same forms as --strong"
         )
         g.add_argument(
             "--guides",
@@ -123,6 +127,42 @@ class AnnotateOptions(PipelineOptions):
             default=1,
             help="Parquet files per partition (default 1; raise for large corpora)",
         )
+        c = parser.add_argument_group("cluster")
+        c.add_argument(
+            "--no-wait",
+            dest="no_wait",
+            action="store_true",
+            help="submit the job and return without waiting (Flex Template launchers); the job publishes itself",
+        )
+        c.add_argument(
+            "--break-lock",
+            dest="break_lock",
+            action="store_true",
+            help="take over the run lock of OUTPUT and --run-date left by a run that died (check it is not running)",
+        )
+        c.add_argument(
+            "--max-dead-letter-fraction",
+            dest="max_dead_letter_fraction",
+            type=float,
+            default=0.05,
+            help="fail the run, publishing nothing, when more than this share of candidates is dead-lettered "
+            "(default 0.05)",
+        )
+        c.add_argument(
+            "--model-copies",
+            dest="model_copies",
+            type=_positive_int,
+            default=None,
+            help="copies of each model per worker machine, shared by all its SDK processes "
+            "(default: the number of visible GPUs, 1 on CPU)",
+        )
+        c.add_argument(
+            "--accelerator-hint",
+            dest="accelerator_hint",
+            default=None,
+            help="Beam resource hint for the routing and scoring steps only, e.g. "
+            "'type:nvidia-l4;count:1;install-nvidia-driver'; reading, joining and writing stay on CPU workers",
+        )
         g.add_argument(
             "--score-retries",
             dest="score_retries",
@@ -179,6 +219,11 @@ APP_FIELDS = (
     "allow_pickle",
     "rescore",
     "pair",
+    "no_wait",
+    "break_lock",
+    "max_dead_letter_fraction",
+    "model_copies",
+    "accelerator_hint",
 )
 
 

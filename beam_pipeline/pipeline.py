@@ -1,10 +1,10 @@
-"""Assemble the annotation graph: read -> prepare -> route -> score -> pair -> write.
+"""Assemble the annotation graph: read -> prepare -> route -> score -> pair -> write -> publish.
 
-``build_pipeline(p, config)`` only builds; ``run.py`` runs it and publishes. Every
-output is written under a staging prefix for the run date; ``publish`` makes it visible
-once the whole job succeeded. Counts that cannot be read back from the outputs (rows
-read, candidates in) are computed in the graph and written next to them, so the
-summary reconciles on every runner.
+``build_pipeline(p, config)`` only builds; ``run.py`` launches it. Every output is
+written under the attempt's staging prefix; the graph's last step (``PublishRun``) waits
+for every write, checks the counts and publishes, so the job publishes itself whether or
+not a launcher waits for it. Counts that cannot be read back from the outputs (rows read,
+candidates in) are computed in the graph, so the summary reconciles on every runner.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 import apache_beam as beam
 
 from beam_pipeline.config import AnnotateConfig
+from beam_pipeline.publish import attempt_staging
+from beam_pipeline.publish_step import PublishRun, reason_key
 from transforms.incremental import ReadExistingScores, ReuseRoutes, ReuseScores
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet
-from transforms.model_handler import DensityRatioModelHandler
 from transforms.prepare import PrepareGroups
 from transforms.routing import RouteToGuide
 from transforms.schemas import PAIRS_SCHEMA, SCORES_SCHEMA
@@ -24,11 +25,17 @@ from transforms.scoring import ScoreCandidates, pair_rows, score_rows
 
 
 def staging_dir(config: AnnotateConfig) -> str:
-    return f"{config.output.rstrip('/')}/_staging/run_date={config.run_date}"
+    return attempt_staging(config.output, config.run_date, config.attempt)
 
 
 def _count(pcoll, label: str, name: str, value_fn=lambda _: 1):
     return pcoll | f"Count{label}" >> beam.Map(lambda x: (name, value_fn(x)))
+
+
+def _as_counter(kv: tuple[str, int]) -> tuple[str, int]:
+    """Each named count is also a Beam counter, so runner UIs and alerts see the stages live."""
+    beam.metrics.Metrics.counter("gdr.stages", kv[0]).inc(kv[1])
+    return kv
 
 
 def _dead_key(entry: dict[str, Any]) -> str:
@@ -72,13 +79,15 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
         config.default_domain,
         router_model if config.router == "llm" else None,
         config.router_threshold,
+        accelerator_hint=config.accelerator_hint,
     )
     routed = (routes["routed"], newly_routed) | "AllRouted" >> beam.Flatten()
 
     # Scoring: reuse stored scores by content key, score only the rest.
     reuse = routed | "ReuseScores" >> ReuseScores(existing, config.scoring_setting)
-    handler = DensityRatioModelHandler(strong, weak)
-    scored = reuse["to_score"] | "ScoreCandidates" >> ScoreCandidates(handler, guides, config.score_retries)
+    scored = reuse["to_score"] | "ScoreCandidates" >> ScoreCandidates(
+        strong, weak, guides, config.score_retries, accelerator_hint=config.accelerator_hint
+    )
     new = scored["scored"] | "NewScores" >> beam.FlatMap(_scored_by_prompt, run_date)
     groups = (
         (reuse["reused"], new)
@@ -94,17 +103,17 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     dead = (read[DEAD_LETTER], prepared[DEAD_LETTER], scored[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
     dead = dead | "StampRunDate" >> beam.Map(lambda e, d: {**e, "run_date": d}, run_date)
 
-    _ = scores | "WriteScores" >> WritePartitionedParquet(
+    written_scores = scores | "WriteScores" >> WritePartitionedParquet(
         f"{stage}/scores",
         SCORES_SCHEMA,
         "domain",
         lambda r: f"{r['prompt_id']}\x00{r['response_index']:09d}",
         config.output_shards,
     )
-    _ = pairs | "WritePairs" >> WritePartitionedParquet(
+    written_pairs = pairs | "WritePairs" >> WritePartitionedParquet(
         f"{stage}/pairs", PAIRS_SCHEMA, "domain", lambda r: f"{r['prompt_id']}\x00{r['_pair']}", config.output_shards
     )
-    _ = dead | "WriteDeadLetters" >> WriteJsonl(f"{stage}/dead_letter", config.output_shards)
+    written_dead = dead | "WriteDeadLetters" >> WriteJsonl(f"{stage}/dead_letter", config.output_shards)
 
     counts = (
         (
@@ -114,13 +123,35 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
             _count(reuse["reused"], "Reused", "reused"),
             _count(newly_routed, "Routed", "routed"),
             _count(routes["routed"], "RoutesReused", "routes_reused"),
+            _count(
+                newly_routed | "Fallbacks" >> beam.Filter(lambda g: g.get("route_defaulted")),
+                "RouterFallbacks",
+                "router_fallbacks",
+            ),
             groups | "ScoredByDomain" >> beam.Map(lambda g: (f"scored_by_domain:{g['domain']}", len(g["scored"]))),
             pairs | "PairsByDomain" >> beam.Map(lambda r: (f"pairs_by_domain:{r['domain']}", 1)),
             dead | "DeadByStage" >> beam.Map(lambda e: (_dead_key(e), 1)),
         )
         | "FlattenCounts" >> beam.Flatten()
+        | "StageCounters" >> beam.Map(_as_counter)
         | "SumCounts" >> beam.CombinePerKey(sum)
         | "CountRow" >> beam.Map(lambda kv: {"name": kv[0], "value": kv[1]})
     )
-    _ = counts | "WriteCounts" >> WriteJsonl(f"{stage}/_counts", 1)
-    return {"scores": scores, "pairs": pairs, "dead_letter": dead, "counts": counts}
+    written_counts = counts | "WriteCounts" >> WriteJsonl(f"{stage}/_counts", 1)
+    top_dead = (
+        dead | "DeadReasons" >> beam.Map(lambda e: (reason_key(e), 1)) | "CountDeadReasons" >> beam.CombinePerKey(sum)
+    )
+    written = (written_scores, written_pairs, written_dead, written_counts) | "AllWrites" >> beam.Flatten()
+    # Side inputs are complete before the step runs: the publish starts after every write.
+    published = (
+        p
+        | "PublishTrigger" >> beam.Create([None])
+        | "Publish"
+        >> beam.ParDo(
+            PublishRun(config.launch_info(), stage, config.max_dead_letter_fraction),
+            counts=beam.pvalue.AsList(counts),
+            top_dead=beam.pvalue.AsList(top_dead),
+            written=beam.pvalue.AsList(written),
+        )
+    )
+    return {"scores": scores, "pairs": pairs, "dead_letter": dead, "counts": counts, "published": published}

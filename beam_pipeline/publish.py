@@ -1,9 +1,13 @@
 """Publish a finished run: staging -> ``pairs/``, ``scores/``, ``dead_letter/``, manifest.
 
-A run's partitions become visible only after the Beam job has succeeded: the launcher
-replaces the run date's published partitions with the staged ones (so rerunning a date
-replaces, never appends), writes the manifest last, and removes the staging prefix.
-Works on local paths and ``gs://`` through Beam's ``FileSystems``.
+A run's partitions become visible only after every write of its Beam job has finished:
+the job's last step (``beam_pipeline.publish_step``) replaces the run date's published
+partitions with the staged ones (so rerunning a date replaces, never appends), writes
+the manifest last, and removes its staging folder. Staging is per attempt
+(``_staging/run_date=D/attempt=A``), so a relaunch never deletes what a still-running
+job writes. The publish goes through a journal and is idempotent: a retried publish step,
+the next launch, or ``gdr publish`` finishes one that was cut short. Works on local paths
+and ``gs://`` through Beam's ``FileSystems``.
 """
 
 from __future__ import annotations
@@ -118,12 +122,43 @@ def _exists(path: str) -> bool:
     return FileSystems.exists(path)
 
 
+def staging_root(output: str, run_date: str) -> str:
+    return f"{output.rstrip('/')}/_staging/run_date={run_date}"
+
+
+def attempt_staging(output: str, run_date: str, attempt: str) -> str:
+    return f"{staging_root(output, run_date)}/attempt={attempt}"
+
+
+def manifest_path(output: str, run_date: str) -> str:
+    return f"{output.rstrip('/')}/manifests/run_date={run_date}.json"
+
+
+def read_manifest(output: str, run_date: str) -> dict[str, Any] | None:
+    path = manifest_path(output, run_date)
+    if not _exists(path):
+        return None
+    return json.loads(read_text(path))
+
+
 def publish(output: str, staging: str, run_date: str, manifest: dict[str, Any]) -> dict[str, list[str]]:
     """Replace ``OUTPUT/<table>/run_date=D/`` with the staged tables, through a journal.
 
     The journal is written before anything published changes; if the process dies while
-    publishing, ``recover_publishes`` (run at the start of the next run) finishes the job.
+    publishing, rerunning this (a retried publish step), ``recover_publishes`` (the next
+    launch) or ``gdr publish`` finishes the job. A call for an attempt whose manifest is
+    already published does nothing: re-planning from an emptied staging folder would
+    otherwise delete the partitions just published.
     """
+    attempt = manifest.get("attempt")
+    done = read_manifest(output, run_date)
+    if attempt and done and done.get("attempt") == attempt:
+        return done.get("files", {})
+    journal_file = f"{staging}/{JOURNAL}"
+    if _exists(journal_file):
+        journal = json.loads(read_text(journal_file))
+        apply_publish(journal, staging)
+        return journal["published"]
     journal = plan_publish(output, staging, run_date)
     manifest["files"] = journal["published"]
     journal["manifest"] = manifest
@@ -132,10 +167,10 @@ def publish(output: str, staging: str, run_date: str, manifest: dict[str, Any]) 
     return journal["published"]
 
 
-def recover_publishes(output: str) -> list[str]:
-    """Finish publishes that a dead process left half-done; drop other staging leftovers."""
+def recover_publishes(output: str, run_date: str | None = None) -> list[str]:
+    """Finish publishes (of ``run_date``, or of every date) that a dead process left half-done."""
     finished = []
-    root = f"{output.rstrip('/')}/_staging"
+    root = staging_root(output, run_date) if run_date else f"{output.rstrip('/')}/_staging"
     for path in list_files(root):
         if path.endswith("/" + JOURNAL):
             staging = path[: -len(JOURNAL) - 1]
@@ -151,8 +186,41 @@ def _fault(name: str) -> int | None:
 
 
 def write_manifest(output: str, run_date: str, manifest: dict[str, Any]) -> str:
-    path = f"{output.rstrip('/')}/manifests/run_date={run_date}.json"
+    path = manifest_path(output, run_date)
+    text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
     if is_local(path):
+        # Readers take the manifest as the commit record: never let them see half of one.
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_text(path, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+    else:
+        write_text(path, text)  # a GCS object appears whole or not at all
     return path
+
+
+def attempts(output: str, run_date: str) -> dict[str, list[str]]:
+    """Staged files per attempt id of ``run_date``."""
+    root = staging_root(output, run_date)
+    found: dict[str, list[str]] = {}
+    for path in list_files(root):
+        rest = path[len(root) + 1 :]
+        if rest.startswith("attempt="):
+            found.setdefault(rest.split("/", 1)[0][len("attempt=") :], []).append(path)
+    return found
+
+
+def clean_failed_attempts(output: str, run_date: str, keep: str) -> list[str]:
+    """After a successful publish: drop the staging of earlier attempts of the date that failed.
+
+    Only attempts without a journal (never reached publishing) are dropped; the caller
+    holds the run lock, so none of them is still writing.
+    """
+    dropped = []
+    for attempt, files in attempts(output, run_date).items():
+        if attempt != keep and not any(f.endswith("/" + JOURNAL) for f in files):
+            delete_tree(attempt_staging(output, run_date, attempt))
+            dropped.append(attempt)
+    remove_empty_dir(staging_root(output, run_date))
+    remove_empty_dir(f"{output.rstrip('/')}/_staging")
+    return dropped

@@ -7,7 +7,7 @@ line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import json
 import logging
 import sys
 import time
@@ -20,13 +20,19 @@ from beam_pipeline.config import AnnotateConfig, ConfigError
 from beam_pipeline.gcs import configure_filesystems
 from beam_pipeline.options import APP_FIELDS, AnnotateOptions, unknown_flags
 from beam_pipeline.pipeline import build_pipeline, staging_dir
-from beam_pipeline.publish import delete_tree, publish, read_counts, recover_publishes, remove_empty_dir
+from beam_pipeline.publish import read_manifest, recover_publishes, write_manifest
+from beam_pipeline.publish_step import FAILED
+from beam_pipeline.run_lock import LockHeld, acquire_lock, release_lock
 
 log = logging.getLogger("gdr")
 
 
 class UserError(Exception):
     """Printed as ``gdr: error: <message>`` with exit status 2."""
+
+
+class JobFailed(RuntimeError):
+    """The job ran and failed, or was refused publishing: ``gdr: run failed: <message>``, exit 1."""
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -75,89 +81,115 @@ def parse_annotate_args(argv: list[str]) -> tuple[AnnotateConfig, list[str]]:
     return AnnotateConfig(**values), rest
 
 
-def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any]:
-    """Run a validated config end to end; returns the manifest.
+def _job_state(result) -> str:
+    state = getattr(result, "state", None)
+    return str(state).rsplit(".", 1)[-1] if state is not None else "UNKNOWN"
 
-    ``beam_args`` are handed to ``PipelineOptions``; pass the app's flags in them too, so
-    the job's recorded options (Dataflow/Flink UI) show the real configuration.
+
+def _metrics(result) -> dict[str, Any]:
+    """The job's Beam metrics (counters and distributions), where the runner returns them."""
+    try:
+        query = result.metrics().query()
+    except Exception:  # some runners return no metrics
+        return {}
+    out: dict[str, Any] = {}
+    for kind in ("counters", "distributions", "gauges"):
+        for m in query.get(kind, []):
+            value = m.committed if m.committed is not None else m.attempted
+            name = f"{m.key.metric.namespace}/{m.key.metric.name}"
+            if not m.key.metric.namespace.startswith("gdr"):
+                name = f"{m.key.step}:{name}"  # Beam's own metrics repeat per step
+            if kind == "distributions" and value is not None:
+                value = {"count": value.count, "sum": value.sum, "min": value.min, "max": value.max, "mean": value.mean}
+            elif kind == "gauges" and value is not None:
+                value = value.value
+            if kind == "counters":
+                out[name] = out.get(name, 0) + (value or 0)  # summed over steps
+            else:
+                out.setdefault(name, value)
+    return out
+
+
+def _refusal(stage: str) -> str | None:
+    """The publish step's reason for refusing the run, with the top dead-letter reasons."""
+    from beam_pipeline.publish import read_text
+
+    try:
+        report = json.loads(read_text(f"{stage}/{FAILED}"))
+    except Exception:
+        return None
+    top = "; ".join(f"{n} x {reason}" for reason, n in report.get("top_dead_letter_reasons", []))
+    return report["reason"] + (f" (top dead-letter reasons: {top})" if top else "")
+
+
+def _first_line(exc: BaseException) -> str:
+    """The message a user can act on, out of a runner's wrapped traceback."""
+    text = str(exc)
+    for marker in ("ModelLoadFailed: ", "RunRefused: ", "ModelStoreError: "):
+        if marker in text:
+            return text.rsplit(marker, 1)[1].splitlines()[0].strip().rstrip("'\" ]")
+    return (text.strip().splitlines() or [type(exc).__name__])[-1][:500]
+
+
+def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any] | None:
+    """Launch a validated config: lock, submit, and (unless ``--no-wait``) wait and report.
+
+    The job publishes itself as its last step; this function only finishes what an
+    earlier launch left half-done, takes the run lock, submits, and, when it waits,
+    copies the job's metrics into the published manifest. Returns the manifest, or
+    ``None`` when it did not wait. Raises :class:`JobFailed` for a failed job.
     """
     started = time.time()
-    # Before the first storage call: GCS credentials are resolved once per process.
     options = configure_filesystems(PipelineOptions(beam_args))
-    stage = staging_dir(config)
-    for date in recover_publishes(config.output):
-        log.warning("finished the publish of run_date=%s that an earlier run left half-done", date)
-    delete_tree(stage)  # leftovers of a run that died before publishing are never published
-    log.info(
-        "annotating %d file(s) with strong=%s weak=%s guides=%s router=%s run_date=%s; %d published score file(s) to reuse",
-        len(config.input_files),
-        config.strong,
-        config.weak,
-        config.guides,
-        config.router,
-        config.run_date,
-        len(config.existing_score_files),
-    )
-    with beam.Pipeline(options=options) as p:
+    in_launcher = config.runner.endswith("DirectRunner")
+    acquire_lock(config.output, config.run_date, config.attempt, config.break_lock, in_launcher)
+    try:
+        for date in recover_publishes(config.output, config.run_date):
+            log.warning("finished the publish of run_date=%s that an earlier run left half-done", date)
+        stage = staging_dir(config)
+        log.info(
+            "annotating %d file(s) with strong=%s weak=%s on %s/%s guides=%s router=%s run_date=%s attempt=%s; "
+            "%d published score file(s) to reuse",
+            len(config.input_files),
+            config.strong,
+            config.weak,
+            *config.compute,
+            config.guides,
+            config.router,
+            config.run_date,
+            config.attempt,
+            len(config.existing_score_files),
+        )
+        p = beam.Pipeline(options=options)
         build_pipeline(p, config)
-    pipeline_s = time.time() - started
-    counts = read_counts(stage)
-    dead_records = sum(v for k, v in counts.items() if k.startswith("dead_records:"))
-    # Rows that parsed as JSON but failed validation are in rows_ok *and* dead-lettered.
-    unreadable = sum(v for k, v in counts.items() if k.startswith("dead_records:read"))
-    dead_candidates = sum(v for k, v in counts.items() if k.startswith("dead_candidates:"))
-    output = config.output.rstrip("/")
-    manifest = {
-        "run_date": config.run_date,
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": config.as_manifest(),
-        "models": {
-            "strong": config.strong,
-            "weak": config.weak,
-            "router": config.router_model or config.strong,
-            "fingerprints": config.fingerprints,
-            "paths": config.model_paths,
-        },
-        "guides": {g.id: g.version for g in (config.guide_set or {}).values()},
-        "keys": {"scoring_setting": config.scoring_setting, "router_setting": config.router_setting},
-        "input_files": [
-            {"path": p, "size_bytes": s, "modified": config.input_mtimes.get(p)} for p, s in config.input_files
-        ],
-        "reused_score_files": len(config.existing_score_files),
-        "counts": {
-            "records_in": counts.get("rows_ok", 0) + unreadable,
-            "records_read_ok": counts.get("rows_ok", 0),
-            "records_dead_lettered": dead_records,
-            "candidates_in": counts.get("candidates_in", 0),
-            "candidates_scored": counts.get("scored", 0),
-            "candidates_reused": counts.get("reused", 0),
-            "candidates_dead_lettered": dead_candidates,
-            "prompts_routed": counts.get("routed", 0),
-            "prompts_route_reused": counts.get("routes_reused", 0),
-            "dead_letter_by_stage": {
-                k.split(":", 1)[1] + f" ({k.split(':')[0][5:]})": v
-                for k, v in sorted(counts.items())
-                if k.startswith("dead_")
-            },
-            "scored_by_domain": {
-                k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("scored_by_domain:")
-            },
-            "pairs_by_domain": {
-                k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("pairs_by_domain:")
-            },
-        },
-        "outputs": {t: f"{output}/{t}/run_date={config.run_date}" for t in ("pairs", "scores", "dead_letter")},
-        "manifest": f"{output}/manifests/run_date={config.run_date}.json",
-    }
-    c = manifest["counts"]
-    c["reconciled"] = c["candidates_in"] == (
-        c["candidates_scored"] + c["candidates_reused"] + c["candidates_dead_lettered"]
-    )
-    manifest["timings_s"] = {"pipeline": round(pipeline_s, 2)}
-    manifest["wall_time_s"] = round(time.time() - started, 2)
-    publish(config.output, stage, config.run_date, manifest)
-    remove_empty_dir(f"{output}/_staging")
-    manifest["wall_time_s"] = round(time.time() - started, 2)
+        result = p.run()
+    except BaseException as exc:
+        # Nothing of this attempt runs any more: free the date for the next launch.
+        release_lock(config.output, config.run_date, config.attempt)
+        if isinstance(exc, (UserError, ConfigError, LockHeld)):
+            raise
+        raise JobFailed(_refusal(staging_dir(config)) or _first_line(exc)) from exc
+    if config.no_wait:
+        job = getattr(result, "job_id", lambda: None)() if callable(getattr(result, "job_id", None)) else None
+        log.info("submitted%s; the job publishes run_date=%s itself", f" job {job}" if job else "", config.run_date)
+        return None
+    try:
+        result.wait_until_finish()
+    except BaseException as exc:
+        release_lock(config.output, config.run_date, config.attempt)
+        raise JobFailed(_refusal(stage) or _first_line(exc)) from exc
+    state = _job_state(result)
+    if state not in ("DONE", "UNKNOWN"):
+        release_lock(config.output, config.run_date, config.attempt)
+        raise JobFailed(_refusal(stage) or f"the job ended in state {state}")
+    manifest = read_manifest(config.output, config.run_date)
+    if not manifest or manifest.get("attempt") != config.attempt:
+        raise JobFailed(
+            f"the job finished but run_date={config.run_date} was not published by attempt {config.attempt}"
+        )
+    manifest["metrics"] = _metrics(result)
+    manifest["launcher_wall_time_s"] = round(time.time() - started, 2)
+    write_manifest(config.output, config.run_date, manifest)
     return manifest
 
 
@@ -189,11 +221,19 @@ def run(argv: list[str] | None = None) -> int:
         config, _beam_args = parse_annotate_args(argv)
         beam_args = [a for a in argv if a not in ("-v", "--verbose")]
         # validate() already lists gs:// inputs and outputs: set up GCS access first.
-        configure_filesystems(PipelineOptions(beam_args))
-        config.validate()
+        options = configure_filesystems(PipelineOptions(beam_args))
+        config.validate(options)
         manifest = execute(config, beam_args)
-    except (UserError, ConfigError) as exc:
+    except (UserError, ConfigError, LockHeld) as exc:
         print(f"gdr: error: {exc}", file=sys.stderr)
         return 2
+    except JobFailed as exc:
+        print(f"gdr: run failed: {exc}; nothing was published for run_date={config.run_date}", file=sys.stderr)
+        return 1
+    if manifest is None:
+        print(
+            f"gdr annotate: submitted run_date={config.run_date} (attempt {config.attempt}); the job publishes itself"
+        )
+        return 0
     print_summary(manifest)
-    return 0 if manifest["counts"]["reconciled"] else 1
+    return 0

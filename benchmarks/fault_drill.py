@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     strong, weak = ensure_tiny_pair(work / "models")
     out, corpus = work / "out", work / "corpus.jsonl"
     base = ["--input", str(corpus), "--output", str(out), "--strong", str(strong), "--weak", str(weak)]
-    base += ["--router", "keyword", "--max-tokens", "2000"]
+    base += ["--router", "keyword", "--max-tokens", "2000", "--max-dead-letter-fraction", "0.5"]
     rows, ok = [], True
     n, k = args.records, args.grow
 
