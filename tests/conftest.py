@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,45 @@ def write_jsonl(path: Path, records: list) -> Path:
             else:
                 f.write(json.dumps(r).encode("utf-8") + b"\n")
     return path
+
+
+# -- a local GCS emulator (tests/gcs_emulator.py), shared by the gs:// tests ----------------
+_buckets = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    # A test extra that ./run.sh test installs: missing, it is an error, never a skip.
+    from tests.gcs_emulator import GcsEmulator
+
+    with GcsEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def bucket(gcs_emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh bucket on the emulator, with ``STORAGE_EMULATOR_HOST`` set for this test only.
+
+    Beam's process-wide credential cache is reset and ``google.auth.default`` is spied on, so
+    a test fails if any Beam GCS client probes for real credentials.
+    """
+    import google.auth
+    from apache_beam.internal.gcp import auth
+
+    from beam_pipeline import gcs
+
+    name = f"gdr-test-{next(_buckets)}"
+    gcs_emulator.create_bucket(name)
+    monkeypatch.setenv(gcs.EMULATOR_ENV, gcs_emulator.endpoint)
+    monkeypatch.setattr(auth._Credentials, "_credentials_init", False)
+    monkeypatch.setattr(auth._Credentials, "_credentials", None)
+    probes: list[object] = []
+
+    def spy(*args, **kwargs):
+        probes.append(args or kwargs)
+        # pytest's failure is a BaseException: Beam's retries and fallbacks do not swallow it.
+        pytest.fail("Beam probed for Google credentials although STORAGE_EMULATOR_HOST is set")
+
+    monkeypatch.setattr(google.auth, "default", spy)
+    yield name
+    assert probes == [], "Beam probed for credentials although STORAGE_EMULATOR_HOST was set"

@@ -9,16 +9,12 @@ clients to anonymous, and only that variable does.
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
-import google.auth
 import pyarrow.dataset as ds
 import pytest
-from apache_beam.internal.gcp import auth
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.gcp import gcsio
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
@@ -28,8 +24,8 @@ from beam_pipeline import gcs
 from beam_pipeline.run import run
 from tests.gcs_emulator import GcsEmulator
 
-pytest.importorskip("gcp_storage_emulator")
-
+# These corpora are bad on purpose (every kind of bad input); the dead-letter threshold has its own tests.
+BAD_ON_PURPOSE = ["--max-dead-letter-fraction", "1"]
 RUN_DATE = "2026-01-02"
 CORPUS = [
     {"prompt_id": "g-math", "prompt": "Solve 2x + 3 = 11.", "responses": ["x = 4.", "x = 7.", "No idea."]},
@@ -38,38 +34,6 @@ CORPUS = [
     {"prompt_id": "g-mail", "prompt": "Write a thank-you note.", "responses": ["Thank you!", "k", "Many thanks."]},
 ]
 MALFORMED = '{"prompt": "unterminated'
-_buckets = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def gcs_emulator() -> Iterator[GcsEmulator]:
-    pytest.importorskip("gcp_storage_emulator")
-    with GcsEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def bucket(gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh bucket on the emulator, with ``STORAGE_EMULATOR_HOST`` set for this test only.
-
-    Beam's process-wide credential cache is reset and ``google.auth.default`` is spied on, so
-    a test fails if any Beam GCS client probes for real credentials.
-    """
-    name = f"gdr-test-{next(_buckets)}"
-    gcs_emulator.create_bucket(name)
-    monkeypatch.setenv(gcs.EMULATOR_ENV, gcs_emulator.endpoint)
-    monkeypatch.setattr(auth._Credentials, "_credentials_init", False)
-    monkeypatch.setattr(auth._Credentials, "_credentials", None)
-    probes: list[object] = []
-
-    def spy(*args, **kwargs):
-        probes.append(args or kwargs)
-        # pytest's failure is a BaseException: Beam's retries and fallbacks do not swallow it.
-        pytest.fail("Beam probed for Google credentials although STORAGE_EMULATOR_HOST is set")
-
-    monkeypatch.setattr(google.auth, "default", spy)
-    yield name
-    assert probes == [], "Beam probed for credentials although STORAGE_EMULATOR_HOST was set"
 
 
 def _pyarrow_gcs(emulator: GcsEmulator) -> pafs.GcsFileSystem:
@@ -91,7 +55,7 @@ def _annotate(bucket: str, models: tuple, *extra: str) -> tuple[int, float, dict
     started = time.monotonic()
     rc = run(
         ["--input", f"gs://{bucket}/corpus/*.jsonl", "--output", f"gs://{bucket}/prefs", "--strong", str(strong)]
-        + ["--weak", str(weak), "--router", "keyword", "--run-date", RUN_DATE, *extra]
+        + ["--weak", str(weak), "--router", "keyword", "--run-date", RUN_DATE, *BAD_ON_PURPOSE, *extra]
     )
     seconds = time.monotonic() - started
     manifest = json.loads(_read_text(f"gs://{bucket}/prefs/manifests/run_date={RUN_DATE}.json"))
@@ -169,3 +133,50 @@ def test_gs_input_and_output_through_the_emulator(gcs_emulator, bucket, chatml_s
     assert gcs_emulator.list(bucket, "prefs/") == first
     assert not [n for n in first if "/_staging/" in n]
     print(f"gs:// run {seconds:.1f}s, rerun {rerun_seconds:.1f}s")
+
+
+def test_gs_model_folders_reach_the_workers_and_score_like_local_ones(
+    gcs_emulator, bucket, chatml_strong, chatml_weak, tmp_path, monkeypatch, capsys
+):
+    """--strong/--weak as gs:// folders: fingerprinted from listings, copied once per machine, same rewards.
+
+    With three worker processes and a fresh worker model folder, each model is downloaded
+    once (the copy is shared through a file lock) and loaded once (the model pool).
+    """
+    from transforms.model_pool import LOAD_LOG_ENV, POOL_DIR_ENV
+
+    body = "".join(json.dumps(r) + "\n" for r in CORPUS)
+    gcs_emulator.upload(bucket, "corpus/part-0.jsonl", body.encode())
+    strong = gcs_emulator.upload_folder(bucket, "models/strong", chatml_strong)
+    weak = gcs_emulator.upload_folder(bucket, "models/weak", chatml_weak)
+    monkeypatch.setenv("GDR_WORKER_MODEL_DIR", str(tmp_path / "worker-models"))
+    monkeypatch.setenv(POOL_DIR_ENV, str(tmp_path / "pool"))
+    monkeypatch.setenv(LOAD_LOG_ENV, str(tmp_path / "loads.jsonl"))
+
+    rc, _, local = _annotate(bucket, (chatml_strong, chatml_weak))
+    assert rc == 0, capsys.readouterr()
+    gfs = _pyarrow_gcs(gcs_emulator)
+
+    def rewards() -> dict:
+        t = ds.dataset(
+            f"{bucket}/prefs/scores/run_date={RUN_DATE}", filesystem=gfs, format="parquet", partitioning="hive"
+        )
+        return {(r["prompt_id"], r["response_index"]): r["reward"] for r in t.to_table().to_pylist()}
+
+    expected = rewards()
+    (tmp_path / "loads.jsonl").write_text("")
+    monkeypatch.setenv(POOL_DIR_ENV, str(tmp_path / "pool-mp"))
+    rc, _, remote = _annotate(
+        bucket, (strong, weak), "--direct_running_mode=multi_processing", "--direct_num_workers=3"
+    )
+    assert rc == 0, capsys.readouterr()
+    assert remote["models"]["fingerprints"]["strong"].startswith("gcs:")
+    assert remote["keys"]["scoring_setting"] != local["keys"]["scoring_setting"]  # new content key: rescored
+    assert remote["counts"]["candidates_scored"] == len(expected)
+    got = rewards()
+    assert got.keys() == expected.keys()
+    assert max(abs(got[k] - expected[k]) for k in got) <= 1e-4
+    copies = sorted(p.name for p in (tmp_path / "worker-models").iterdir() if p.is_dir())
+    assert len(copies) == 2, copies  # one local copy per model on this "machine"
+    loads = [json.loads(line) for line in (tmp_path / "loads.jsonl").read_text().splitlines()]
+    assert sorted(x["name"] for x in loads) == sorted([strong, weak])

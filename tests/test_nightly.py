@@ -20,6 +20,8 @@ from beam_pipeline.run import run
 from tests.conftest import REPO, write_jsonl
 
 D1, D2 = "2026-03-01", "2026-03-02"
+# Some corpora here are bad on purpose; the dead-letter threshold has its own tests (test_cluster.py).
+BAD_ON_PURPOSE = ["--max-dead-letter-fraction", "1"]
 
 
 def _records(start: int, n: int) -> list[dict]:
@@ -36,7 +38,7 @@ def _records(start: int, n: int) -> list[dict]:
 def _args(inp, out, strong, weak, date, *extra) -> list[str]:
     return [
         "--input", str(inp), "--output", str(out), "--strong", str(strong), "--weak", str(weak),
-        "--router", "keyword", "--run-date", date, *extra,
+        "--router", "keyword", "--run-date", date, *BAD_ON_PURPOSE, *extra,
     ]  # fmt: skip
 
 
@@ -45,11 +47,11 @@ def _manifest(out: Path, date: str) -> dict:
 
 
 def _snapshot(out: Path) -> dict[str, str]:
-    """Every published file and a hash of its bytes (staging excluded)."""
+    """Every published file and a hash of its bytes (staging and run locks excluded)."""
     return {
         str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(out.rglob("*"))
-        if p.is_file() and "_staging" not in p.parts
+        if p.is_file() and "_staging" not in p.parts and "_locks" not in p.parts
     }
 
 
@@ -109,16 +111,32 @@ def test_transient_scoring_failures_are_retried_to_an_identical_output(
     assert run(_args(corpus, tmp_path / "clean", chatml_strong, chatml_weak, D1)) == 0
     monkeypatch.setenv("GDR_FAULT_SCORE_FAILURES", "2")
     assert run(_args(corpus, tmp_path / "faulty", chatml_strong, chatml_weak, D1, "--score-retries", "2")) == 0
-    clean = {k: v for k, v in _snapshot(tmp_path / "clean").items() if "manifests" not in k}
-    faulty = {k: v for k, v in _snapshot(tmp_path / "faulty").items() if "manifests" not in k}
-    assert clean == faulty
+    # Same files, same rows. Floats agree to the engine's tolerance, not bit for bit: the
+    # model copy outlives a run, and a warm prefix cache batches the guide differently.
+    clean = {k for k in _snapshot(tmp_path / "clean") if "manifests" not in k}
+    assert clean == {k for k in _snapshot(tmp_path / "faulty") if "manifests" not in k}
+    for table in ("scores", "pairs"):
+        a, b = _table(tmp_path / "clean", table), _table(tmp_path / "faulty", table)
+        assert len(a) == len(b) > 0
+        for x, y in zip(a, b, strict=True):
+            assert {k: v for k, v in x.items() if not isinstance(v, float)} == {
+                k: v for k, v in y.items() if not isinstance(v, float)
+            }
+            assert all(abs(x[k] - y[k]) <= 1e-4 for k, v in x.items() if isinstance(v, float))
+    assert _manifest(tmp_path / "faulty", D1)["metrics"]["gdr/scoring_batches_retried"] == 2
 
-    # A failure that outlasts the retries dead-letters the batch; the run still ends well.
+    # A failure that outlasts the retries dead-letters the batch; with every candidate
+    # dead-lettered the run did not do its job: it fails and publishes nothing, and its
+    # staging keeps the dead letters and the reason.
     monkeypatch.setenv("GDR_FAULT_SCORE_FAILURES", "1000")
-    assert run(_args(corpus, tmp_path / "broken", chatml_strong, chatml_weak, D1, "--score-retries", "1")) == 0
-    c = _manifest(tmp_path / "broken", D1)["counts"]
+    assert run(_args(corpus, tmp_path / "broken", chatml_strong, chatml_weak, D1, "--score-retries", "1")) == 1
+    assert not (tmp_path / "broken" / "manifests").exists() and not (tmp_path / "broken" / "pairs").exists()
+    (failed,) = (tmp_path / "broken" / "_staging").glob(f"run_date={D1}/attempt=*/_FAILED.json")
+    report = json.loads(failed.read_text())
+    assert report["reason"] == "none of the 12 candidates was scored (all dead-lettered)"
+    c = report["counts"]
     assert c["candidates_scored"] == 0 and c["candidates_dead_lettered"] == 12 and c["reconciled"]
-    dead = (tmp_path / "broken" / "dead_letter" / f"run_date={D1}").glob("*.jsonl")
+    dead = (failed.parent / "dead_letter").glob("*.jsonl")
     reasons = [json.loads(line)["reason"] for f in dead for line in f.read_text().splitlines()]
     assert len(reasons) == 12 and all("after 2 attempts" in r for r in reasons)
 
@@ -130,7 +148,14 @@ def test_killed_run_leaves_published_data_untouched_and_rerun_matches(tmp_path, 
     before = _snapshot(out)
 
     write_jsonl(corpus, _records(0, 8))
-    env = {**os.environ, "GDR_FAULT_SCORE_DELAY_S": "2", "PYTHONUNBUFFERED": "1"}
+    # Its own model pool folder: the killed run loads (and logs) its own copies instead of
+    # using the ones this test process already serves.
+    env = {
+        **os.environ,
+        "GDR_FAULT_SCORE_DELAY_S": "2",
+        "PYTHONUNBUFFERED": "1",
+        "GDR_POOL_DIR": str(tmp_path / "pool"),
+    }
     log = open(tmp_path / "killed.log", "w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "beam_pipeline", "annotate", *_args(corpus, out, chatml_strong, chatml_weak, D2)],
@@ -145,8 +170,9 @@ def test_killed_run_leaves_published_data_untouched_and_rerun_matches(tmp_path, 
     proc.wait(timeout=30)
     assert _snapshot(out) == before  # nothing of the dead run is visible
     assert not (out / "manifests" / f"run_date={D2}.json").exists()
+    assert (out / "_locks" / f"run_date={D2}.lock").exists()  # the dead run's lock is left behind...
 
-    assert run(_args(corpus, out, chatml_strong, chatml_weak, D2)) == 0
+    assert run(_args(corpus, out, chatml_strong, chatml_weak, D2)) == 0  # ...and taken over: its process is gone
     assert run(_args(corpus, tmp_path / "uninterrupted", chatml_strong, chatml_weak, D2)) == 0
     got = sorted((r["prompt_id"], r["chosen"][0]["content"]) for r in _table(out, "pairs", D2))
     want = sorted((r["prompt_id"], r["chosen"][0]["content"]) for r in _table(tmp_path / "uninterrupted", "pairs"))

@@ -23,6 +23,8 @@ from tests.conftest import SAMPLE_CORPUS, write_jsonl
 from tests.naive import naive_logp
 from transforms.engine.templating import guided_messages
 
+# These corpora are bad on purpose (every kind of bad input); the dead-letter threshold has its own tests.
+BAD_ON_PURPOSE = ["--max-dead-letter-fraction", "1"]
 RUN_DATE = "2026-01-02"
 LONG = "word " * 1500
 
@@ -118,6 +120,7 @@ def _annotate(tmp_path, inputs, out, strong, weak, *extra) -> int:
             "1500",
             "--batch-tokens",
             "4096",
+            *BAD_ON_PURPOSE,
             *extra,
         ]
     )
@@ -396,7 +399,7 @@ def test_user_errors_are_one_clear_line(tmp_path, capsys, chatml_strong, chatml_
 
 def test_trl_dpo_trainer_accepts_the_pairs(direct_run, tmp_path, chatml_strong):
     """The pairs table is TRL's conversational preference format: DPOTrainer trains on it."""
-    trl = pytest.importorskip("trl")
+    import trl  # a test extra: missing, it must fail, not skip
     from datasets import load_dataset
 
     _, _, out = direct_run

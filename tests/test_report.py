@@ -35,6 +35,7 @@ def annotated(tmp_path_factory, chatml_strong, chatml_weak) -> Path:
     out = tmp / "out"
     args = ["--input", str(src), "--output", str(out), "--strong", str(chatml_strong), "--weak", str(chatml_weak)]
     args += ["--router", "keyword", "--run-date", RUN_DATE, "--batch-tokens", "4096"]
+    args += ["--max-dead-letter-fraction", "1"]  # bad records on purpose
     assert annotate(args) == 0
     return out
 
