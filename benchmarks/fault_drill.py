@@ -83,10 +83,11 @@ def gdr(args: list[str], env: dict | None = None, kill_after_load: bool = False,
 
 
 def snapshot(out: Path) -> dict[str, str]:
+    """Published files only: staging and the run lock (left by a killed run) are not data."""
     return {
         str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(out.rglob("*"))
-        if p.is_file() and "_staging" not in p.parts
+        if p.is_file() and "_staging" not in p.parts and "_locks" not in p.parts
     }
 
 
