@@ -180,3 +180,36 @@ def test_gs_model_folders_reach_the_workers_and_score_like_local_ones(
     assert len(copies) == 2, copies  # one local copy per model on this "machine"
     loads = [json.loads(line) for line in (tmp_path / "loads.jsonl").read_text().splitlines()]
     assert sorted(x["name"] for x in loads) == sorted([strong, weak])
+
+
+def test_run_lock_on_gcs_is_a_compare_and_swap(bucket, monkeypatch):
+    """On GCS the lock is created with if_generation_match=0, and a refused create names the holder.
+
+    gcp-storage-emulator ignores preconditions, so the refusal itself is what GCS answers
+    (412 PreconditionFailed) played by a patched upload; reading, naming and releasing the
+    holder go over HTTP to the emulator.
+    """
+    from google.api_core.exceptions import PreconditionFailed
+    from google.cloud.storage.blob import Blob
+
+    from beam_pipeline.run_lock import LockHeld, acquire_lock, read_lock, release_lock
+
+    sent = []
+    real_upload = Blob.upload_from_string
+
+    def upload(self, data, *args, **kwargs):
+        sent.append(kwargs.get("if_generation_match"))
+        if read_lock(out, RUN_DATE) is not None and kwargs.get("if_generation_match") == 0:
+            raise PreconditionFailed("object exists")  # what GCS answers
+        return real_upload(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Blob, "upload_from_string", upload)
+    out = f"gs://{bucket}/prefs"
+    acquire_lock(out, RUN_DATE, "first")
+    with pytest.raises(LockHeld, match="locked by attempt first"):
+        acquire_lock(out, RUN_DATE, "second")
+    assert sent == [0, 0]
+    assert read_lock(out, RUN_DATE)["attempt"] == "first"
+    assert not release_lock(out, RUN_DATE, "second")  # not the holder: nothing deleted
+    assert acquire_lock(out, RUN_DATE, "second", break_lock=True)["attempt"] == "second"
+    assert release_lock(out, RUN_DATE, "second") and read_lock(out, RUN_DATE) is None
