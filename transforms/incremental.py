@@ -18,6 +18,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.keys import route_key, score_key
+from transforms.records import candidate_order
 
 SCORE_FIELDS = ("reward", "reward_mean", "logp_strong", "logp_weak", "n_tokens_strong", "n_tokens_weak")
 ROUTE_FIELDS = ("domain", "router_confidence", "guide_id", "guide_version")
@@ -104,6 +105,7 @@ class _ApplyKnownScore(beam.DoFn):
                 scored = {f: stored[f] for f in SCORE_FIELDS}
                 scored.update(
                     response_index=cand["response_index"],
+                    source=cand["source"],
                     response=cand["response"],
                     score_key=cand["score_key"],
                     origin_run_date=stored["origin_run_date"],
@@ -115,7 +117,7 @@ def _regroup(item):
     prompt_id, members = item
     members = list(members)
     info = members[0][0]
-    cands = sorted((c for _, c in members), key=lambda c: c["response_index"])
+    cands = sorted((c for _, c in members), key=candidate_order)
     return {**info, "candidates": cands}
 
 

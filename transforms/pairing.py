@@ -19,6 +19,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from transforms.records import candidate_order
+
 PAIRING_STRATEGIES = ("best-worst", "best-random", "all")
 
 
@@ -37,8 +39,8 @@ def make_pairs(
     """Return ``(chosen, rejected)`` candidate pairs. Candidates need ``response`` and ``reward_key``."""
     if strategy not in PAIRING_STRATEGIES:
         raise ValueError(f"unknown pairing strategy {strategy!r}")
-    # Stable order: by reward descending, ties by response_index, so output is reproducible.
-    ranked = sorted(candidates, key=lambda c: (-c[reward_key], c.get("response_index", 0)))
+    # Stable order: by reward descending, ties by input order, so output is reproducible.
+    ranked = sorted(candidates, key=lambda c: (-c[reward_key], candidate_order(c)))
     if len(ranked) < 2:
         return []
 

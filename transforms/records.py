@@ -25,6 +25,24 @@ class RecordError(ValueError):
     """The record cannot be used; the message says why (dead-letter reason)."""
 
 
+def source_order(source: str) -> tuple:
+    """``path:12`` / ``path#12`` -> ``(path, 12)``: file order, then line or row."""
+    for sep in (":", "#"):
+        head, _, tail = source.rpartition(sep)
+        if head and tail.isdigit():
+            return (head, int(tail))
+    return (source, 0)
+
+
+def candidate_order(candidate: dict[str, Any]) -> tuple:
+    """A candidate's place in the input: its record's line, then its position in that record's list.
+
+    ``(source, response_index)`` names a candidate uniquely and exactly (lineage); one-response
+    rows grouped by ``prompt_id`` all have ``response_index`` 0, on different lines.
+    """
+    return (*source_order(candidate.get("source", "")), candidate.get("response_index", 0))
+
+
 def conversation_hash(conversation: list[dict[str, str]]) -> str:
     canonical = json.dumps(conversation, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

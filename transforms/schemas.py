@@ -23,13 +23,19 @@ PAIRS_SCHEMA = pa.schema(
         ("weak_model", pa.string()),
         ("n_candidates", pa.int32()),
         ("metadata", pa.string()),  # the record's metadata object as JSON
+        # lineage: input line (file:line or file#row) and position in that record's responses
+        ("chosen_source", pa.string()),
+        ("chosen_response_index", pa.int32()),
+        ("rejected_source", pa.string()),
+        ("rejected_response_index", pa.int32()),
     ]
 )
 
 SCORES_SCHEMA = pa.schema(
     [
         ("prompt_id", pa.string()),
-        ("response_index", pa.int32()),
+        ("response_index", pa.int32()),  # position in the input record's responses
+        ("source", pa.string()),  # the input line: file:line (JSONL) or file#row (Parquet)
         ("prompt", MESSAGES),
         ("response", pa.string()),
         ("reward", pa.float64()),

@@ -22,6 +22,7 @@ from guides import Guide
 from transforms.io import DEAD_LETTER, dead_letter
 from transforms.model_pool import ModelLoadFailed, ModelSettings, PooledModel
 from transforms.pairing import make_pairs
+from transforms.records import candidate_order
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 30.0
@@ -107,7 +108,7 @@ class _ScoreBatch(beam.DoFn):
         for g in batch:
             guide = self.guides.get(g["domain"]) if self.guides else None
             for c in g["candidates"]:
-                key = f"{g['prompt_id']}\x00{c['response_index']}"
+                key = f"{g['prompt_id']}\x00{c['source']}\x00{c['response_index']}"
                 index[key] = (g, c)
                 requests.append(ScoreRequest(key, g["conversation"], c["response"], guide))
         try:
@@ -140,6 +141,7 @@ class _ScoreBatch(beam.DoFn):
             scored.setdefault(g["prompt_id"], []).append(
                 {
                     "response_index": c["response_index"],
+                    "source": c["source"],
                     "response": c["response"],
                     "score_key": c.get("score_key"),
                     "reward": res.reward,
@@ -153,7 +155,7 @@ class _ScoreBatch(beam.DoFn):
         for g in batch:
             if g["prompt_id"] in scored:
                 out = {k: v for k, v in g.items() if k != "candidates"}
-                out["scored"] = sorted(scored[g["prompt_id"]], key=lambda s: s["response_index"])
+                out["scored"] = sorted(scored[g["prompt_id"]], key=candidate_order)
                 out["n_candidates"] = len(out["scored"])
                 yield out
         self._done += len(requests)
@@ -244,8 +246,13 @@ def pair_rows(
             "weak_model": weak,
             "n_candidates": group["n_candidates"],
             "metadata": meta,
+            # lineage: the input line and list position of each side
+            "chosen_source": c["source"],
+            "chosen_response_index": c["response_index"],
+            "rejected_source": r["source"],
+            "rejected_response_index": r["response_index"],
             # not a column: keeps "all" pairs of one prompt apart when sharding/sorting
-            "_pair": f"{c['response_index']}-{r['response_index']}",
+            "_pair": f"{c['source']}:{c['response_index']}-{r['source']}:{r['response_index']}",
         }
         for c, r in pairs
     ]
