@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,8 @@ def test_registry_parses_and_offline_models_are_pinned_and_hashed():
     }
     for m in offline:
         assert m.packages and all("==" in r for r in m.packages), m.name
-        assert len(m.gguf_sha256) == 64 and int(m.gguf_sha256, 16) >= 0
-        assert all(len(p.sha256) == 64 and p.size > 0 for p in m.parts)
+        assert re.fullmatch("[0-9a-f]{64}", m.gguf_sha256), m.name
+        assert all(re.fullmatch("[0-9a-f]{64}", p.sha256) and p.size > 0 for p in m.parts)
         assert m.gguf_size == sum(p.size for p in m.parts)
         assert m.gguf_file.endswith(".gguf")
     assert reg.model("gemma-3-270m").kind == "base" and not reg.model("gemma-3-270m").chat_template

@@ -18,6 +18,7 @@ import pytest
 from beam_pipeline.publish import apply_publish, list_files, plan_publish, recover_publishes, write_text
 from beam_pipeline.run import run
 from tests.conftest import REPO, write_jsonl
+from transforms.model_pool import PooledModel
 
 D1, D2 = "2026-03-01", "2026-03-02"
 # Some corpora here are bad on purpose; the dead-letter threshold has its own tests (test_cluster.py).
@@ -60,7 +61,9 @@ def _table(out: Path, table: str, date: str | None = None):
     return ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pylist()
 
 
-def test_rerun_reuses_and_grown_corpus_scores_exactly_the_new_records(tmp_path, caplog, chatml_strong, chatml_weak):
+def test_rerun_reuses_and_grown_corpus_scores_exactly_the_new_records(
+    tmp_path, monkeypatch, chatml_strong, chatml_weak
+):
     out = tmp_path / "out"
     corpus = write_jsonl(tmp_path / "c.jsonl", _records(0, 5))
     assert run(_args(corpus, out, chatml_strong, chatml_weak, D1)) == 0
@@ -68,11 +71,15 @@ def test_rerun_reuses_and_grown_corpus_scores_exactly_the_new_records(tmp_path, 
     assert first["candidates_scored"] == 15 and first["candidates_reused"] == 0
     snap = _snapshot(out)
 
-    # Same date again: nothing is scored (no model is even loaded), the partitions come out identical.
-    caplog.clear()
-    with caplog.at_level(logging.INFO):
-        assert run(_args(corpus, out, chatml_strong, chatml_weak, D1)) == 0
-    assert "loaded" not in caplog.text
+    # Same date again: nothing is scored (no model is even acquired), the partitions come out identical.
+    # Positive control: the first run did run scoring batches, which the metric shows.
+    assert _manifest(out, D1)["metrics"]["gdr/scoring_batch_ms"]["count"] > 0
+    acquired = []
+    real_acquire = PooledModel.acquire
+    monkeypatch.setattr(PooledModel, "acquire", lambda self: acquired.append(self.name) or real_acquire(self))
+    assert run(_args(corpus, out, chatml_strong, chatml_weak, D1)) == 0
+    monkeypatch.setattr(PooledModel, "acquire", real_acquire)
+    assert acquired == [] and "gdr/scoring_batch_ms" not in _manifest(out, D1)["metrics"]
     again = _manifest(out, D1)["counts"]
     assert again["candidates_scored"] == 0 and again["candidates_reused"] == 15
     assert again["prompts_routed"] == 0 and again["prompts_route_reused"] == 5
