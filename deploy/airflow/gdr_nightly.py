@@ -100,6 +100,9 @@ with DAG(
                     "weak": VAR("gdr_weak"),
                     # The logical date, never "today": retries and backfills hit their own partition.
                     "run_date": "{{ ds }}",
+                    # A failed try's job can leave the date's run lock behind; the operator
+                    # waited for that job to end, so a retry may take the lock over.
+                    "break_lock": "{{ 'true' if ti.try_number > 1 else 'false' }}",
                     # Beam/Dataflow options (not template parameters): a GPU on every worker.
                     "dataflow_service_options": "worker_accelerator=type:nvidia-l4;count:1;install-nvidia-driver",
                     "number_of_worker_harness_threads": "8",
