@@ -191,7 +191,8 @@ class AnnotateConfig:
     batch_tokens: int = 8192
     dtype: str = "auto"
     device: str = "auto"
-    output_shards: int = 1
+    output_shards: int | str = "auto"  # "auto": files per partition follow output_file_mb
+    output_file_mb: float = 128.0
     score_retries: int = 2
     trust_remote_code: bool = False
     allow_pickle: bool = False
@@ -284,6 +285,10 @@ class AnnotateConfig:
             raise ConfigError(f"--run-date is not a valid date: {self.run_date}") from None
         if self.min_margin < 0:
             raise ConfigError("--min-margin must be >= 0")
+        if self.output_shards != "auto" and not (isinstance(self.output_shards, int) and self.output_shards >= 1):
+            raise ConfigError(f"--output-shards must be 'auto' or a positive integer, got {self.output_shards!r}")
+        if not self.output_file_mb > 0:
+            raise ConfigError(f"--output-file-mb must be > 0, got {self.output_file_mb}")
         if not self.input:
             raise ConfigError("--input is required")
         if not self.output:

@@ -23,6 +23,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _shards(text: str) -> int | str:
+    """``auto`` or a positive integer (files per partition)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _positive_int(text)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a positive integer, got {text}") from None
+
+
 class AnnotateOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
@@ -123,9 +140,16 @@ class AnnotateOptions(PipelineOptions):
         g.add_argument(
             "--output-shards",
             dest="output_shards",
-            type=_positive_int,
-            default=1,
-            help="Parquet files per partition (default 1; raise for large corpora)",
+            type=_shards,
+            default="auto",
+            help="files per partition: auto (default; as many as --output-file-mb asks for) or a fixed number",
+        )
+        g.add_argument(
+            "--output-file-mb",
+            dest="output_file_mb",
+            type=_positive_float,
+            default=128.0,
+            help="with --output-shards auto: target size of each Parquet or dead-letter file in MB (default 128)",
         )
         c = parser.add_argument_group("cluster")
         c.add_argument(
@@ -214,6 +238,7 @@ APP_FIELDS = (
     "dtype",
     "device",
     "output_shards",
+    "output_file_mb",
     "score_retries",
     "trust_remote_code",
     "allow_pickle",

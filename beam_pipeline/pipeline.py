@@ -19,6 +19,7 @@ from beam_pipeline.publish_step import PublishRun, reason_key
 from transforms.incremental import ReadExistingScores, ReuseRoutes, ReuseScores
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet
 from transforms.prepare import PrepareGroups
+from transforms.records import candidate_order
 from transforms.routing import RouteToGuide
 from transforms.schemas import PAIRS_SCHEMA, SCORES_SCHEMA
 from transforms.scoring import ScoreCandidates, pair_rows, score_rows
@@ -54,7 +55,7 @@ def _full_group(item) -> dict[str, Any]:
     _prompt_id, members = item
     members = list(members)
     info = members[0][0]
-    scored = sorted((s for _, s in members), key=lambda s: s["response_index"])
+    scored = sorted((s for _, s in members), key=candidate_order)
     return {**info, "scored": scored, "n_candidates": len(scored)}
 
 
@@ -107,13 +108,21 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
         f"{stage}/scores",
         SCORES_SCHEMA,
         "domain",
-        lambda r: f"{r['prompt_id']}\x00{r['response_index']:09d}",
+        lambda r: f"{r['prompt_id']}\x00{r['source']}\x00{r['response_index']:09d}",
         config.output_shards,
+        config.output_file_mb,
     )
     written_pairs = pairs | "WritePairs" >> WritePartitionedParquet(
-        f"{stage}/pairs", PAIRS_SCHEMA, "domain", lambda r: f"{r['prompt_id']}\x00{r['_pair']}", config.output_shards
+        f"{stage}/pairs",
+        PAIRS_SCHEMA,
+        "domain",
+        lambda r: f"{r['prompt_id']}\x00{r['_pair']}",
+        config.output_shards,
+        config.output_file_mb,
     )
-    written_dead = dead | "WriteDeadLetters" >> WriteJsonl(f"{stage}/dead_letter", config.output_shards)
+    written_dead = dead | "WriteDeadLetters" >> WriteJsonl(
+        f"{stage}/dead_letter", config.output_shards, config.output_file_mb
+    )
 
     counts = (
         (

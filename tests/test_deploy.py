@@ -68,6 +68,7 @@ EXAMPLES = {
     "dtype": "bfloat16",
     "device": "cuda",
     "output_shards": "4",
+    "output_file_mb": "256",
     "score_retries": "3",
     "model_copies": "2",
     "accelerator_hint": "type:nvidia-l4;count:1;machine_type:g2-standard-8;install-nvidia-driver",

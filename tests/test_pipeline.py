@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -71,7 +72,8 @@ BAD = [  # (line, expected reason fragment, unit)
     ({"prompt": [{"role": "wizard", "content": "x"}], "responses": ["a"]}, "unknown role", "record"),
     ({"prompt": [{"role": "user", "content": ["x"]}], "responses": ["a"]}, "content must be a string", "record"),
     ({"prompt": "hi", "responses": ["a"], "domain": "astrology"}, "unknown domain 'astrology'", "record"),
-    ({"prompt_id": "p-empty", "prompt": "Say something.", "responses": ["ok", "   "]}, "empty response", "candidate"),
+    # the empty response comes first: the kept one must keep its input position (1), not be renumbered
+    ({"prompt_id": "p-empty", "prompt": "Say something.", "responses": ["   ", "ok"]}, "empty response", "candidate"),
     (
         {"prompt_id": "p-math", "prompt": "A different prompt!", "response": "x"},
         "duplicate prompt_id 'p-math'",
@@ -179,7 +181,36 @@ def test_rewards_in_the_output_equal_the_naive_definition(direct_run, chatml_str
     assert by_id["p-weapon"]["domain"] == "safety"  # keyword router
     hashed = [r for r in rows if r["prompt_id"].startswith("h-")]
     assert len(hashed) == 2 and len({r["prompt_id"] for r in hashed}) == 1  # grouped by prompt hash
-    assert sorted(r["response_index"] for r in rows if r["prompt_id"] == "single-1") == [0, 1]
+    single = sorted((r["source"].rsplit(":", 1)[1], r["response_index"]) for r in rows if r["prompt_id"] == "single-1")
+    assert single == [("5", 0), ("6", 0)]  # one-response rows: their own lines, position 0 in each
+
+
+def _input_candidate(source: str, index: int) -> str:
+    """The response an output row claims to come from, read straight from the input file."""
+    path, line = source.rsplit(":", 1)
+    raw = Path(path).read_bytes().splitlines()[int(line) - 1]
+    rec = json.loads(raw)
+    return rec["responses"][index] if "responses" in rec else [rec["response"]][index]
+
+
+def test_every_output_row_traces_to_its_input_line_and_position(direct_run):
+    """(source, response_index) is the same thing in scores, pairs and dead letters: the input list position."""
+    _, _, out = direct_run
+    for row in _read(out, "scores").to_pylist():
+        assert _input_candidate(row["source"], row["response_index"]) == row["response"]
+    pairs = _read(out, "pairs").to_pylist()
+    assert pairs
+    for p in pairs:
+        assert _input_candidate(p["chosen_source"], p["chosen_response_index"]) == p["chosen"][0]["content"]
+        assert _input_candidate(p["rejected_source"], p["rejected_response_index"]) == p["rejected"][0]["content"]
+    traced = [d for d in _dead(out) if "response_index" in d and d["source"].rsplit(":", 1)[-1].isdigit()]
+    assert {d["reason"].split(" (")[0] for d in traced} >= {"empty response"}
+    for d in traced:
+        assert _input_candidate(d["source"], d["response_index"]) == d["record"]["response"]
+    kept = [r["response_index"] for r in _read(out, "scores").to_pylist() if r["prompt_id"] == "p-empty"]
+    assert kept == [1]
+    (long_dead,) = [d for d in _dead(out) if "max-tokens" in d["reason"]]
+    assert long_dead["response_index"] == 1  # the same numbering as the input list, not a renumbering
 
 
 def test_pairs_are_partitioned_readable_and_trl_shaped(direct_run):
@@ -365,6 +396,53 @@ def test_unguided_run_with_column_router(tmp_path, chatml_strong, chatml_weak):
     for response in ("a", "bb", "ccc"):
         assert by[("labelled", response)] == pytest.approx(by[("unlabelled", response)], abs=1e-6)
     assert len(_read(out, "pairs")) == 6  # --pairing all: 3 pairs per prompt (rewards differ)
+
+
+HOSTILE_DOMAINS = ["..", "../../../../tmp/x", "x/y", "a=b", "100%", "with space", "sécurité", "安全"]
+
+
+def test_domain_labels_are_data_not_paths(tmp_path, chatml_strong, chatml_weak):
+    """Any label a corpus carries reads back unchanged, and none decides where files go."""
+    long_label = "z" * 1000
+    records = [
+        {"prompt_id": f"p{i}", "prompt": f"Question {i}?", "responses": ["yes", "no, not at all"], "domain": d}
+        for i, d in enumerate([*HOSTILE_DOMAINS, long_label])
+    ]
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
+    out = tmp_path / "out"
+    rc = _annotate(tmp_path, [str(corpus)], out, chatml_strong, chatml_weak, "--guides", "none", "--router", "column")
+    assert rc == 0
+
+    # Nothing outside the output root (the corpus aside), one domain=... folder level per partition.
+    for d, _, files in os.walk(tmp_path):
+        for name in files:
+            f = Path(d) / name
+            assert f == corpus or f.resolve().is_relative_to(out.resolve()), f
+            if f.suffix == ".parquet":
+                assert f.parent.name.startswith("domain=") and f.parent.parent.name == f"run_date={RUN_DATE}", f
+    scores, pairs = _read(out, "scores").to_pylist(), _read(out, "pairs").to_pylist()
+    assert sorted({s["domain"] for s in scores}) == sorted(HOSTILE_DOMAINS)
+    assert {(s["prompt_id"], s["domain"]) for s in scores} == {(f"p{i}", d) for i, d in enumerate(HOSTILE_DOMAINS)}
+    assert sorted(p["domain"] for p in pairs) == sorted(HOSTILE_DOMAINS)  # one pair per prompt
+
+    import duckdb
+
+    got = duckdb.sql(
+        "select prompt_id, domain, cast(run_date as varchar) "
+        f"from read_parquet('{out}/scores/**/*.parquet', hive_partitioning=true)"
+    ).fetchall()
+    assert sorted(got) == sorted((s["prompt_id"], s["domain"], RUN_DATE) for s in scores)
+
+    manifest = json.loads((out / "manifests" / f"run_date={RUN_DATE}.json").read_text())
+    c = manifest["counts"]
+    assert c["records_in"] == len(records) and c["records_dead_lettered"] == 1
+    assert c["candidates_in"] == 2 * len(HOSTILE_DOMAINS) == c["candidates_scored"] + c["candidates_dead_lettered"]
+    assert c["candidates_scored"] == len(scores) and c["reconciled"] is True
+    assert c["scored_by_domain"] == {d: 2 for d in HOSTILE_DOMAINS}
+    (dead,) = _dead(out)
+    assert dead["stage"] == "parse" and dead["source"] == f"{corpus}:{len(records)}"
+    assert "too long for a partition folder" in dead["reason"] and "1000 characters" in dead["reason"]
+    assert dead["record"]["domain"] == long_label
 
 
 @pytest.mark.parametrize(

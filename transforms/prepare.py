@@ -1,7 +1,7 @@
 """Records -> prompt groups: validate, split into candidates, group by prompt.
 
 ``PrepareGroups`` takes ``{"source", "raw"}`` records and returns one *prompt group* per
-prompt id: the conversation, its candidates (``response_index``, ``response``), the
+prompt id: the conversation, its candidates (``source``, ``response_index``, ``response``), the
 record's domain override and metadata. Rejected rows and candidates go to the dead-letter
 output with the reason; a candidate whose ``prompt_id`` was seen with a different prompt
 is rejected too (a prompt id must name one conversation).
@@ -13,8 +13,8 @@ from typing import Any
 
 import apache_beam as beam
 
-from transforms.io import DEAD_LETTER, dead_letter
-from transforms.records import RecordError, jsonable, parse_record
+from transforms.io import DEAD_LETTER, dead_letter, partition_value_problem
+from transforms.records import RecordError, jsonable, parse_record, source_order
 
 
 class _ParseRecord(beam.DoFn):
@@ -28,6 +28,11 @@ class _ParseRecord(beam.DoFn):
             rec = parse_record(raw)
             if self.known_domains is not None and rec["domain"] and rec["domain"] not in self.known_domains:
                 raise RecordError(f"unknown domain {rec['domain']!r} (guides: {', '.join(sorted(self.known_domains))})")
+            # The label names a partition folder: one that cannot (too long, reserved) is this
+            # record's problem, not the job's.
+            problem = partition_value_problem("domain", rec["domain"]) if rec["domain"] else None
+            if problem:
+                raise RecordError(problem)
         except RecordError as exc:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter("parse", str(exc), source, jsonable(raw)))
             return
@@ -65,13 +70,8 @@ class _ExplodeCandidates(beam.DoFn):
 
 
 def _source_order(position: tuple[str, int]) -> tuple:
-    # "path:12" / "path#12" -> (path, 12, i): file order, then line, then list index.
-    source, i = position
-    for sep in (":", "#"):
-        head, _, tail = source.rpartition(sep)
-        if head and tail.isdigit():
-            return (head, int(tail), i)
-    return (source, 0, i)
+    # (source, list index) -> file order, then line, then list index.
+    return (*source_order(position[0]), position[1])
 
 
 class _AssembleGroup(beam.DoFn):
@@ -99,8 +99,11 @@ class _AssembleGroup(beam.DoFn):
             "conversation": first["conversation"],
             "domain_hint": next((c["domain"] for c in kept if c["domain"]), None),
             "metadata": first["metadata"],
+            # response_index is the position in the record's own list, as in dead letters:
+            # (source, response_index) leads back to the exact input line and list item.
             "candidates": [
-                {"response_index": i, "response": c["response"], "source": c["position"][0]} for i, c in enumerate(kept)
+                {"response_index": c["position"][1], "response": c["response"], "source": c["position"][0]}
+                for c in kept
             ],
         }
 
