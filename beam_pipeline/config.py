@@ -259,7 +259,9 @@ class AnnotateConfig:
                 {"path": p, "size_bytes": s, "modified": self.input_mtimes.get(p)} for p, s in self.input_files
             ],
             "reused_score_files": len(self.existing_score_files),
-            "outputs": {t: f"{output}/{t}/run_date={self.run_date}" for t in ("pairs", "scores", "dead_letter")},
+            "outputs": {
+                t: f"{output}/{t}/run_date={self.run_date}" for t in ("pairs", "scores", "candidates", "dead_letter")
+            },
             "manifest": f"{output}/manifests/run_date={self.run_date}.json",
         }
 

@@ -19,10 +19,9 @@ from beam_pipeline.publish_step import PublishRun, reason_key
 from transforms.incremental import ReadExistingScores, ReuseRoutes, ReuseScores
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet
 from transforms.prepare import PrepareGroups
-from transforms.records import candidate_order
 from transforms.routing import RouteToGuide
-from transforms.schemas import PAIRS_SCHEMA, SCORES_SCHEMA
-from transforms.scoring import ScoreCandidates, pair_rows, score_rows
+from transforms.schemas import CANDIDATES_SCHEMA, PAIRS_SCHEMA, SCORES_SCHEMA
+from transforms.scoring import ScoreCandidates, candidate_rows, pair_rows, score_rows
 
 
 def staging_dir(config: AnnotateConfig) -> str:
@@ -42,21 +41,6 @@ def _as_counter(kv: tuple[str, int]) -> tuple[str, int]:
 def _dead_key(entry: dict[str, Any]) -> str:
     unit = "candidates" if "response_index" in entry else "records"
     return f"dead_{unit}:{entry['stage']}"
-
-
-def _scored_by_prompt(group: dict[str, Any], run_date: str):
-    info = {k: v for k, v in group.items() if k not in ("scored", "n_candidates")}
-    for scored in group["scored"]:
-        yield group["prompt_id"], (info, {**scored, "origin_run_date": run_date})
-
-
-def _full_group(item) -> dict[str, Any]:
-    """All scored candidates of one prompt, new and reused, ready for scores and pairs."""
-    _prompt_id, members = item
-    members = list(members)
-    info = members[0][0]
-    scored = sorted((s for _, s in members), key=candidate_order)
-    return {**info, "scored": scored, "n_candidates": len(scored)}
 
 
 def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
@@ -84,20 +68,15 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     )
     routed = (routes["routed"], newly_routed) | "AllRouted" >> beam.Flatten()
 
-    # Scoring: reuse stored scores by content key, score only the rest.
-    reuse = routed | "ReuseScores" >> ReuseScores(existing, config.scoring_setting)
-    scored = reuse["to_score"] | "ScoreCandidates" >> ScoreCandidates(
-        strong, weak, guides, config.score_retries, accelerator_hint=config.accelerator_hint
+    # Scoring: reuse stored scores by content key, score only the rest (one regroup by prompt).
+    with_stored = routed | "ReuseScores" >> ReuseScores(existing, config.scoring_setting)
+    scored = with_stored | "ScoreCandidates" >> ScoreCandidates(
+        strong, weak, guides, config.score_retries, accelerator_hint=config.accelerator_hint, run_date=run_date
     )
-    new = scored["scored"] | "NewScores" >> beam.FlatMap(_scored_by_prompt, run_date)
-    groups = (
-        (reuse["reused"], new)
-        | "AllScores" >> beam.Flatten()
-        | "GroupByPromptScored" >> beam.GroupByKey()
-        | "FullGroups" >> beam.Map(_full_group)
-    )
+    groups = scored["scored"]
 
     scores = groups | "ScoreRows" >> beam.FlatMap(score_rows, config.strong, config.weak, run_date)
+    snapshot = groups | "CandidateRows" >> beam.FlatMap(candidate_rows)
     pairs = groups | "BuildPairs" >> beam.FlatMap(
         pair_rows, config.pairing, config.min_margin, config.reward_key, config.strong, config.weak, config.seed
     )
@@ -107,6 +86,14 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     written_scores = scores | "WriteScores" >> WritePartitionedParquet(
         f"{stage}/scores",
         SCORES_SCHEMA,
+        "domain",
+        lambda r: f"{r['prompt_id']}\x00{r['source']}\x00{r['response_index']:09d}",
+        config.output_shards,
+        config.output_file_mb,
+    )
+    written_candidates = snapshot | "WriteCandidates" >> WritePartitionedParquet(
+        f"{stage}/candidates",
+        CANDIDATES_SCHEMA,
         "domain",
         lambda r: f"{r['prompt_id']}\x00{r['source']}\x00{r['response_index']:09d}",
         config.output_shards,
@@ -128,8 +115,8 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
         (
             _count(read["records"], "RowsRead", "rows_ok"),
             _count(prepared["parsed"], "Candidates", "candidates_in", lambda r: len(r["responses"])),
-            _count(new, "Scored", "scored"),
-            _count(reuse["reused"], "Reused", "reused"),
+            _count(groups, "Scored", "scored", lambda g: sum(not s["reused"] for s in g["scored"])),
+            _count(groups, "Reused", "reused", lambda g: sum(bool(s["reused"]) for s in g["scored"])),
             _count(newly_routed, "Routed", "routed"),
             _count(routes["routed"], "RoutesReused", "routes_reused"),
             _count(
@@ -150,7 +137,13 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     top_dead = (
         dead | "DeadReasons" >> beam.Map(lambda e: (reason_key(e), 1)) | "CountDeadReasons" >> beam.CombinePerKey(sum)
     )
-    written = (written_scores, written_pairs, written_dead, written_counts) | "AllWrites" >> beam.Flatten()
+    written = (
+        written_scores,
+        written_candidates,
+        written_pairs,
+        written_dead,
+        written_counts,
+    ) | "AllWrites" >> beam.Flatten()
     # Side inputs are complete before the step runs: the publish starts after every write.
     published = (
         p

@@ -18,7 +18,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-TABLES = ("pairs", "scores", "dead_letter")
+TABLES = ("pairs", "scores", "candidates", "dead_letter")
 
 
 def is_local(path: str) -> bool:

@@ -336,22 +336,27 @@ def summarise_run(output: str, run_date: str) -> dict[str, Any]:
         manifest = json.loads(read_text(manifest_path))
     except Exception as exc:
         raise ReportError(f"cannot read the manifest {manifest_path}: {exc}") from None
-    scores = read_table_rows(
-        f"{root}/scores/run_date={run_date}", ["prompt_id", "domain", "reward", "reward_mean", "router_confidence"]
-    )
+    # Two scopes, never mixed in one figure: candidates/ and pairs/ of a date are the full
+    # snapshot of that day's corpus; scores/ holds only what was first scored that day.
+    columns = ["prompt_id", "domain", "reward", "reward_mean", "router_confidence"]
+    scores = read_table_rows(f"{root}/scores/run_date={run_date}", columns)
+    snapshot_path = f"{root}/candidates/run_date={run_date}"
+    has_snapshot = bool(list_files(snapshot_path))
+    candidates = read_table_rows(snapshot_path, columns) if has_snapshot else scores
     pairs = read_table_rows(f"{root}/pairs/run_date={run_date}", ["prompt_id", "domain", "margin"])
     dead = read_dead_letters(f"{root}/dead_letter/run_date={run_date}")
 
-    domains = sorted({r["domain"] for r in scores} | {r["domain"] for r in pairs})
+    domains = sorted({r["domain"] for r in candidates} | {r["domain"] for r in pairs})
     by_domain = {}
     for d in domains:
-        s = [r for r in scores if r["domain"] == d]
+        s = [r for r in candidates if r["domain"] == d]
         p = [r for r in pairs if r["domain"] == d]
         confidences = [c for c in (_prompt_confidences(s)) if c is not None]
         rewards = [r["reward"] for r in s]
         by_domain[d] = {
             "prompts": len({r["prompt_id"] for r in s}),
             "candidates": len(s),
+            "newly_scored": sum(1 for r in scores if r["domain"] == d),
             "pairs": len(p),
             "reward_mean": statistics.fmean(rewards) if rewards else None,
             "margin_median": statistics.median([r["margin"] for r in p]) if p else None,
@@ -366,9 +371,16 @@ def summarise_run(output: str, run_date: str) -> dict[str, Any]:
         "guides": manifest.get("guides", {}),
         "config": {k: manifest.get("config", {}).get(k) for k in ("router", "reward", "pairing", "min_margin")},
         "wall_time_s": manifest.get("wall_time_s"),
+        "scopes": {
+            "candidates": "snapshot" if has_snapshot else "new only (run predates candidates/)",
+            "pairs": "snapshot",
+            "newly_scored": "new on this date",
+        },
         "totals": {
-            "prompts": len({r["prompt_id"] for r in scores}),
-            "candidates": len(scores),
+            "prompts": len({r["prompt_id"] for r in candidates}),
+            "candidates": len(candidates),
+            "newly_scored": len(scores),
+            "reused": counts.get("candidates_reused"),
             "pairs": len(pairs),
             "dead_letters": len(dead),
             "records_in": counts.get("records_in"),
@@ -380,9 +392,9 @@ def summarise_run(output: str, run_date: str) -> dict[str, Any]:
             {"stage": stage, "reason": reason, "count": n} for (stage, reason), n in reasons.most_common()
         ],
         "_values": {
-            "reward": {d: [r["reward"] for r in scores if r["domain"] == d] for d in domains},
+            "reward": {d: [r["reward"] for r in candidates if r["domain"] == d] for d in domains},
             "margin": {d: [r["margin"] for r in pairs if r["domain"] == d] for d in domains},
-            "confidence": {d: _prompt_confidences([r for r in scores if r["domain"] == d]) for d in domains},
+            "confidence": {d: _prompt_confidences([r for r in candidates if r["domain"] == d]) for d in domains},
         },
     }
 
@@ -405,7 +417,8 @@ def write_run_report(output: str, run_date: str | None = None) -> str:
     t = summary["totals"]
     models = summary["models"]
     rep.stat("pairs", str(t["pairs"]), "chosen/rejected rows written")
-    rep.stat("candidates scored", str(t["candidates"]), f"of {fmt(t['candidates_in'])} in")
+    rep.stat("candidates", str(t["candidates"]), f"of {fmt(t['candidates_in'])} in (snapshot)")
+    rep.stat("newly scored", str(t["newly_scored"]), f"{fmt(t['reused'])} reused from earlier runs")
     rep.stat("prompts", str(t["prompts"]), f"of {fmt(t['records_in'])} records read")
     rep.stat("dead letters", str(t["dead_letters"]), "records + candidates")
     rep.stat("counts reconcile", fmt(t["reconciled"]) if t["reconciled"] is not None else "–")
@@ -419,13 +432,29 @@ def write_run_report(output: str, run_date: str | None = None) -> str:
     domains = list(summary["by_domain"])
     by = summary["by_domain"]
     rep.heading("Per domain")
+    rep.note(
+        f"Scope: candidates, rewards, pairs and router figures cover {summary['scopes']['candidates']} of this "
+        "date's corpus (reused scores included); 'newly scored' counts only the candidates first scored on this "
+        "date, whose rows are in scores/run_date=D. Every candidate of the date: candidates/run_date=D "
+        "(join scores/ of all dates on score_key for the text)."
+    )
     rep.table(
-        ["domain", "prompts", "candidates", "pairs", "mean reward", "median margin", "median router confidence"],
+        [
+            "domain",
+            "prompts",
+            "candidates",
+            "newly scored",
+            "pairs",
+            "mean reward",
+            "median margin",
+            "median router confidence",
+        ],
         [
             [
                 d,
                 by[d]["prompts"],
                 by[d]["candidates"],
+                by[d]["newly_scored"],
                 by[d]["pairs"],
                 by[d]["reward_mean"],
                 by[d]["margin_median"],
@@ -441,7 +470,7 @@ def write_run_report(output: str, run_date: str | None = None) -> str:
             bar_chart(
                 domains,
                 {"candidates": [by[d]["candidates"] for d in domains], "pairs": [by[d]["pairs"] for d in domains]},
-                "Candidates scored and pairs written",
+                "Candidates and pairs of this date's corpus (snapshot)",
                 "rows",
             ),
         )

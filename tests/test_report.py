@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from beam_pipeline.run import run as annotate
 from tests.conftest import write_jsonl
 
 RUN_DATE = "2026-02-03"
+NEXT_DATE = "2026-02-04"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 RECORDS = [
@@ -81,7 +83,10 @@ def test_report_files_plots_and_numbers_match_the_parquet(annotated, capsys):
         rewards = [r["reward"] for r in scores if r["domain"] == domain]
         assert stats["reward_mean"] == pytest.approx(sum(rewards) / len(rewards))
         # The HTML table shows the same numbers as the Parquet.
-        row = f"<td>{domain}</td><td>{stats['prompts']}</td><td>{stats['candidates']}</td><td>{stats['pairs']}</td>"
+        row = (
+            f"<td>{domain}</td><td>{stats['prompts']}</td><td>{stats['candidates']}</td>"
+            f"<td>{stats['newly_scored']}</td><td>{stats['pairs']}</td>"
+        )
         assert row in page
     assert f"<div class='value'>{len(pairs)}</div><div class='label'>pairs</div>" in page
     assert {(r["stage"], r["count"]) for r in summary["dead_letter_reasons"]} == {("read", 1), ("parse", 1)}
@@ -101,3 +106,34 @@ def test_dead_letter_reasons_are_grouped():
     assert reason_kind("invalid JSON: Expecting value at column 3") == "invalid JSON"
     assert reason_kind("unknown domain 'x' (guides: chat)") == reason_kind("unknown domain 'y' (guides: chat)")
     assert reason_kind("exceeds --max-tokens 1500") == "exceeds --max-tokens N"
+
+
+def test_a_run_that_reuses_every_score_reports_the_full_snapshot(
+    annotated, tmp_path, capsys, chatml_strong, chatml_weak
+):
+    """Next day, same corpus: nothing is newly scored, yet the day's candidates and pairs are all there."""
+    out = tmp_path / "out"
+    shutil.copytree(annotated, out)
+    src = next(p for p in annotated.parent.glob("corpus.jsonl"))
+    args = ["--input", str(src), "--output", str(out), "--strong", str(chatml_strong), "--weak", str(chatml_weak)]
+    args += [
+        "--router",
+        "keyword",
+        "--run-date",
+        NEXT_DATE,
+        "--batch-tokens",
+        "4096",
+        "--max-dead-letter-fraction",
+        "1",
+    ]
+    assert annotate(args) == 0
+    assert report([str(out), "--run-date", NEXT_DATE]) == 0
+    capsys.readouterr()
+    summary = json.loads((out / "reports" / f"run_date={NEXT_DATE}" / "summary.json").read_text())
+    snapshot = _table(out / "candidates" / f"run_date={NEXT_DATE}")
+    assert not (out / "scores" / f"run_date={NEXT_DATE}").exists()
+    assert summary["totals"]["newly_scored"] == 0 and summary["totals"]["reused"] == 11
+    assert summary["totals"]["candidates"] == len(snapshot) == 11
+    assert {r["scored_on"] for r in snapshot} == {RUN_DATE}
+    assert summary["totals"]["pairs"] == len(_table(out / "pairs" / f"run_date={NEXT_DATE}")) > 0
+    assert summary["scopes"]["candidates"] == "snapshot"

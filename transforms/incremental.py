@@ -68,7 +68,15 @@ class ReuseRoutes(beam.PTransform):
         keyed = groups | "KeyByRoute" >> beam.Map(
             lambda g: (k := route_key(g["conversation"], g["domain_hint"], setting), {**g, "route_key": k})
         )
-        routes = self.existing | "StoredRoutes" >> beam.Map(lambda r: (r["route_key"], {f: r[f] for f in ROUTE_FIELDS}))
+        # Every candidate of a prompt stores the same route: combine to one row per key
+        # (combiner lifting keeps the duplicates out of the shuffle) before the join.
+        routes = (
+            self.existing
+            | "StoredRoutes" >> beam.Filter(lambda r: r["route_key"] is not None)
+            | "RouteRows" >> beam.Map(lambda r: (r["route_key"], tuple(r[f] for f in ROUTE_FIELDS)))
+            | "OneRowPerRoute" >> beam.CombinePerKey(min)
+            | "RouteFields" >> beam.MapTuple(lambda k, v: (k, dict(zip(ROUTE_FIELDS, v, strict=True))))
+        )
         out = (
             {"groups": keyed, "routes": routes}
             | "JoinRoutes" >> beam.CoGroupByKey()
@@ -82,47 +90,54 @@ def group_info(group: dict[str, Any]) -> dict[str, Any]:
 
 
 class _ExplodeForReuse(beam.DoFn):
+    """Group -> ``(score_key, (prompt_id, candidate))``: candidates cross the join without the conversation."""
+
     def __init__(self, setting: str):
         self.setting = setting
 
     def process(self, group):
-        info = group_info(group)
         for c in group["candidates"]:
             key = score_key(
                 group["conversation"], c["response"], self.setting, group["guide_id"], group["guide_version"]
             )
-            yield key, (info, {**c, "score_key": key})
+            yield key, (group["prompt_id"], {**c, "score_key": key})
 
 
 class _ApplyKnownScore(beam.DoFn):
+    """A stored score, where one exists, goes onto the candidate (``reused``); the rest stay pending."""
+
     def process(self, item):
         _key, joined = item
         stored = next(iter(joined["stored"]), None)
-        for info, cand in joined["candidates"]:
+        for prompt_id, cand in joined["candidates"]:
             if stored is None:
-                yield beam.pvalue.TaggedOutput("to_score", (info["prompt_id"], (info, cand)))
+                yield prompt_id, cand
             else:
-                scored = {f: stored[f] for f in SCORE_FIELDS}
-                scored.update(
-                    response_index=cand["response_index"],
-                    source=cand["source"],
-                    response=cand["response"],
-                    score_key=cand["score_key"],
-                    origin_run_date=stored["origin_run_date"],
+                yield (
+                    prompt_id,
+                    {
+                        **cand,
+                        **{f: stored[f] for f in SCORE_FIELDS},
+                        "origin_run_date": stored["origin_run_date"],
+                        "reused": True,
+                    },
                 )
-                yield info["prompt_id"], (info, scored)
 
 
-def _regroup(item):
-    prompt_id, members = item
-    members = list(members)
-    info = members[0][0]
-    cands = sorted((c for _, c in members), key=candidate_order)
-    return {**info, "candidates": cands}
+def _assemble(item) -> dict[str, Any]:
+    prompt_id, joined = item
+    info = next(iter(joined["info"]))
+    return {**info, "candidates": sorted(joined["candidates"], key=candidate_order)}
 
 
 class ReuseScores(beam.PTransform):
-    """Routed groups -> ``reused`` ``(prompt_id, (info, scored))`` and ``to_score`` groups."""
+    """Routed groups -> the same groups, each candidate carrying its stored score where one exists.
+
+    Candidates are keyed by ``score_key`` once, and the groups are rebuilt by ``prompt_id``
+    once; the conversation and metadata travel once per prompt (the ``info`` side of that
+    join), never once per candidate. ``ScoreCandidates`` then scores only the candidates
+    without a score, and loads no model when there are none.
+    """
 
     def __init__(self, existing, setting: str):
         super().__init__()
@@ -131,10 +146,14 @@ class ReuseScores(beam.PTransform):
     def expand(self, groups):
         cands = groups | "KeyByScore" >> beam.ParDo(_ExplodeForReuse(self.setting))
         stored = self.existing | "StoredScores" >> beam.Map(lambda r: (r["score_key"], r))
-        out = (
+        known = (
             {"candidates": cands, "stored": stored}
             | "JoinScores" >> beam.CoGroupByKey()
-            | "ApplyKnownScores" >> beam.ParDo(_ApplyKnownScore()).with_outputs("to_score", main="reused")
+            | "ApplyKnownScores" >> beam.ParDo(_ApplyKnownScore())
         )
-        to_score = out.to_score | "GroupToScore" >> beam.GroupByKey() | "RebuildGroups" >> beam.Map(_regroup)
-        return {"reused": out.reused, "to_score": to_score}
+        info = groups | "PromptInfo" >> beam.Map(lambda g: (g["prompt_id"], group_info(g)))
+        return (
+            {"info": info, "candidates": known}
+            | "RegroupByPrompt" >> beam.CoGroupByKey()
+            | "Assemble" >> beam.Map(_assemble)
+        )

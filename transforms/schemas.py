@@ -31,6 +31,25 @@ PAIRS_SCHEMA = pa.schema(
     ]
 )
 
+# The full candidate snapshot of a run date: every candidate of that day's corpus, scored that
+# day or reused from an earlier one (``scored_on``); text lives once, in ``scores/`` of the
+# date it was first scored, joined by ``score_key``.
+CANDIDATES_SCHEMA = pa.schema(
+    [
+        ("prompt_id", pa.string()),
+        ("source", pa.string()),
+        ("response_index", pa.int32()),
+        ("domain", pa.string()),
+        ("router_confidence", pa.float64()),
+        ("guide_id", pa.string()),
+        ("guide_version", pa.string()),
+        ("reward", pa.float64()),
+        ("reward_mean", pa.float64()),
+        ("score_key", pa.string()),
+        ("scored_on", pa.string()),  # run date whose scores/ partition holds this candidate's row
+    ]
+)
+
 SCORES_SCHEMA = pa.schema(
     [
         ("prompt_id", pa.string()),

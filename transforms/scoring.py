@@ -29,8 +29,16 @@ PROGRESS_EVERY_S = 30.0
 
 
 class _ScoreBatch(beam.DoFn):
-    def __init__(self, strong: ModelSettings, weak: ModelSettings, guides: dict[str, Guide] | None, retries: int):
+    def __init__(
+        self,
+        strong: ModelSettings,
+        weak: ModelSettings,
+        guides: dict[str, Guide] | None,
+        retries: int,
+        run_date: str | None = None,
+    ):
         self.strong, self.weak, self.guides, self.retries = strong, weak, guides, max(0, retries)
+        self.run_date = run_date  # stamped on new scores: the scores/ partition that will hold them
         self._scorer = None
 
     def setup(self):
@@ -105,14 +113,19 @@ class _ScoreBatch(beam.DoFn):
         from transforms.engine.scorer import ScoreFailure, ScoreRequest
 
         requests, index = [], {}
+        scored: dict[str, list] = {}
         for g in batch:
             guide = self.guides.get(g["domain"]) if self.guides else None
             for c in g["candidates"]:
+                if c.get("reused"):  # a stored score (ReuseScores): nothing to compute
+                    scored.setdefault(g["prompt_id"], []).append(c)
+                    continue
                 key = f"{g['prompt_id']}\x00{c['source']}\x00{c['response_index']}"
                 index[key] = (g, c)
                 requests.append(ScoreRequest(key, g["conversation"], c["response"], guide))
         try:
-            results = self._score_with_retries(requests)
+            # No request, no model: a rerun that reuses every score never loads one.
+            results = self._score_with_retries(requests) if requests else []
         except ModelLoadFailed:
             raise  # the job fails: dead-lettering every candidate would hide a broken model
         except Exception as exc:
@@ -120,7 +133,6 @@ class _ScoreBatch(beam.DoFn):
                 ScoreFailure(r.key, "score", f"scoring failed after {self.retries + 1} attempts: {exc}")
                 for r in requests
             ]
-        scored: dict[str, list] = {}
         for res in results:
             g, c = index[res.key]
             if isinstance(res, ScoreFailure):
@@ -150,6 +162,8 @@ class _ScoreBatch(beam.DoFn):
                     "logp_weak": res.logp_weak,
                     "n_tokens_strong": res.n_tokens_strong,
                     "n_tokens_weak": res.n_tokens_weak,
+                    "origin_run_date": self.run_date,
+                    "reused": False,
                 }
             )
         for g in batch:
@@ -168,6 +182,9 @@ class _ScoreBatch(beam.DoFn):
 class ScoreCandidates(beam.PTransform):
     """Routed prompt groups -> ``scored`` groups and ``dead_letter`` candidates.
 
+    Candidates already carrying a stored score (``reused``) pass through unscored; a group
+    is emitted when at least one of its candidates has a score.
+
     ``accelerator_hint`` (a Beam resource hint, e.g. ``type:nvidia-l4;count:1;install-nvidia-driver``)
     is put on the scoring step only, so runners that honour hints can keep reading,
     joining and writing on CPU workers.
@@ -181,9 +198,10 @@ class ScoreCandidates(beam.PTransform):
         retries: int = 2,
         max_batch_size: int = 8,
         accelerator_hint: str | None = None,
+        run_date: str | None = None,
     ):
         super().__init__()
-        self.fn = _ScoreBatch(strong, weak, guides, retries)
+        self.fn = _ScoreBatch(strong, weak, guides, retries, run_date)
         self.max_batch_size = max_batch_size
         self.accelerator_hint = accelerator_hint
 
@@ -221,6 +239,26 @@ def score_rows(group: dict[str, Any], strong: str, weak: str, only_run_date: str
         }
         for s in group["scored"]
         if only_run_date is None or s.get("origin_run_date") == only_run_date
+    ]
+
+
+def candidate_rows(group: dict[str, Any]) -> list[dict[str, Any]]:
+    """The snapshot rows of one prompt: every candidate, new or reused, with the date it was scored."""
+    return [
+        {
+            "prompt_id": group["prompt_id"],
+            "source": s["source"],
+            "response_index": s["response_index"],
+            "domain": group["domain"],
+            "router_confidence": group["router_confidence"],
+            "guide_id": group["guide_id"],
+            "guide_version": group["guide_version"],
+            "reward": s["reward"],
+            "reward_mean": s["reward_mean"],
+            "score_key": s.get("score_key"),
+            "scored_on": s.get("origin_run_date"),
+        }
+        for s in group["scored"]
     ]
 
 
