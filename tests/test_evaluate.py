@@ -265,7 +265,13 @@ def test_evaluate_compare_guides_writes_both_settings(compare_run):
         assert {"accuracy", "n"} <= set(rep["overall"]) and rep["overall"]["n"] == 4
         assert {d: s["n"] for d, s in rep["by_domain"].items()} == {"chat": 2, "reasoning": 1, "safety": 1}
         assert {k: s["n"] for k, s in rep["by_subset"].items()} == {"(none)": 1, "harm": 1, "math": 1, "recs": 1}
-        assert all(0.0 <= s["accuracy"] <= 1.0 for s in rep["by_domain"].values())
+        # Each domain's accuracy, recomputed from the per-pair rows: strictly chosen > rejected, ties wrong.
+        rows = pq.read_table(out / "results" / f"setting={setting}").to_pylist()
+        for d, stats in rep["by_domain"].items():
+            mine = [r for r in rows if r["domain"] == d]
+            assert stats["accuracy"] == pytest.approx(
+                sum(r["chosen_reward"] > r["rejected_reward"] for r in mine) / len(mine)
+            )
     for d, diff in ev["difference"]["by_domain"].items():
         assert diff == pytest.approx(
             ev["guided"]["by_domain"][d]["accuracy"] - ev["unguided"]["by_domain"][d]["accuracy"]
