@@ -40,70 +40,74 @@ class _ParseRecord(beam.DoFn):
         yield rec
 
 
-class _ExplodeCandidates(beam.DoFn):
-    """Parsed record -> (prompt_id, candidate) per response; empty responses dead-lettered."""
+class _KeepResponses(beam.DoFn):
+    """Parsed record -> ``(prompt_id, record)`` with its non-empty responses; empty ones dead-lettered.
+
+    A record crosses the group-by-prompt shuffle whole, so its conversation and metadata
+    travel once per input record, not once per candidate.
+    """
 
     def process(self, rec: dict[str, Any]):
+        kept = []
         for i, response in enumerate(rec["responses"]):
-            if not response.strip():
-                yield beam.pvalue.TaggedOutput(
-                    DEAD_LETTER,
-                    dead_letter(
-                        "parse",
-                        "empty response",
-                        rec["source"],
-                        {"prompt_id": rec["prompt_id"], "response": response},
-                        response_index=i,
-                    ),
-                )
+            if response.strip():
+                kept.append((i, response))
                 continue
+            yield beam.pvalue.TaggedOutput(
+                DEAD_LETTER,
+                dead_letter(
+                    "parse",
+                    "empty response",
+                    rec["source"],
+                    {"prompt_id": rec["prompt_id"], "response": response},
+                    response_index=i,
+                ),
+            )
+        if kept:
             yield (
                 rec["prompt_id"],
                 {
                     "conversation": rec["conversation"],
-                    "response": response,
-                    "position": (rec["source"], i),
+                    "responses": kept,
+                    "source": rec["source"],
                     "domain": rec["domain"],
                     "metadata": rec["metadata"],
                 },
             )
 
 
-def _source_order(position: tuple[str, int]) -> tuple:
-    # (source, list index) -> file order, then line, then list index.
-    return (*source_order(position[0]), position[1])
-
-
 class _AssembleGroup(beam.DoFn):
     def process(self, item):
-        prompt_id, candidates = item
-        candidates = sorted(candidates, key=lambda c: _source_order(c["position"]))
-        first = candidates[0]
+        prompt_id, records = item
+        records = sorted(records, key=lambda r: source_order(r["source"]))  # input order: file, line
+        first = records[0]
         kept = []
-        for c in candidates:
-            if c["conversation"] != first["conversation"]:
-                yield beam.pvalue.TaggedOutput(
-                    DEAD_LETTER,
-                    dead_letter(
-                        "group",
-                        f"duplicate prompt_id {prompt_id!r} with a different prompt (first seen at {first['position'][0]})",
-                        c["position"][0],
-                        {"prompt_id": prompt_id, "prompt": c["conversation"], "response": c["response"]},
-                        response_index=c["position"][1],
-                    ),
-                )
+        for r in records:
+            if r["conversation"] != first["conversation"]:
+                for i, response in r["responses"]:
+                    yield beam.pvalue.TaggedOutput(
+                        DEAD_LETTER,
+                        dead_letter(
+                            "group",
+                            f"duplicate prompt_id {prompt_id!r} with a different prompt (first seen at {first['source']})",
+                            r["source"],
+                            {"prompt_id": prompt_id, "prompt": r["conversation"], "response": response},
+                            response_index=i,
+                        ),
+                    )
             else:
-                kept.append(c)
+                kept.append(r)
         yield {
             "prompt_id": prompt_id,
             "conversation": first["conversation"],
-            "domain_hint": next((c["domain"] for c in kept if c["domain"]), None),
+            "domain_hint": next((r["domain"] for r in kept if r["domain"]), None),
             "metadata": first["metadata"],
             # response_index is the position in the record's own list, as in dead letters:
             # (source, response_index) leads back to the exact input line and list item.
             "candidates": [
-                {"response_index": c["position"][1], "response": c["response"], "source": c["position"][0]}
-                for c in kept
+                {"response_index": i, "response": response, "source": r["source"]}
+                for r in kept
+                for i, response in r["responses"]
             ],
         }
 
@@ -119,7 +123,7 @@ class PrepareGroups(beam.PTransform):
         parsed = records | "ParseRecords" >> beam.ParDo(_ParseRecord(self.known_domains)).with_outputs(
             DEAD_LETTER, main="rows"
         )
-        exploded = parsed.rows | "ExplodeCandidates" >> beam.ParDo(_ExplodeCandidates()).with_outputs(
+        exploded = parsed.rows | "KeepResponses" >> beam.ParDo(_KeepResponses()).with_outputs(
             DEAD_LETTER, main="candidates"
         )
         groups = (
