@@ -160,12 +160,22 @@ def check_scoring_options(cfg, extra_choices: tuple = ()) -> dict[str, Guide] | 
         raise ConfigError("--batch-tokens must be >= 1 and --max-tokens >= 2")
     if not 0.0 <= cfg.router_threshold <= 1.0:
         raise ConfigError("--router-threshold must be between 0 and 1")
+    from transforms.io import partition_value_problem
+
+    # Labels that do not come from records become partition folders too: check them before any work.
+    problem = partition_value_problem("domain", cfg.default_domain)
+    if problem:
+        raise ConfigError(f"--default-domain: {problem}")
     if cfg.guides == "none":
         return None
     try:
         guides = load_guides(None if cfg.guides == "builtin" else cfg.guides)
     except GuideError as exc:
         raise ConfigError(str(exc)) from None
+    for name in guides:
+        problem = partition_value_problem("domain", name)
+        if problem:
+            raise ConfigError(f"guide {name[:40]!r}: {problem}")
     if cfg.default_domain not in guides:
         raise ConfigError(f"--default-domain {cfg.default_domain!r} has no guide (guides: {', '.join(guides)})")
     return guides

@@ -463,6 +463,7 @@ def test_domain_labels_are_data_not_paths(tmp_path, chatml_strong, chatml_weak):
         (["--guides", "/nonexistent/guides"], "guide directory not found"),
         (["--bogus-flag", "1"], "unknown flag(s): --bogus-flag"),
         (["--run-date", "2026-13-45"], "not a valid date"),
+        (["--guides", "none", "--default-domain", "d" * 300], "--default-domain: 'domain' label too long"),
         (["--default-domain", "cooking"], "has no guide"),
     ],
 )
