@@ -113,6 +113,10 @@ class PublishRun(beam.DoFn):
     def __init__(self, launch: dict[str, Any], stage: str, max_dead_fraction: float):
         self.launch, self.stage, self.max_dead_fraction = launch, stage, max_dead_fraction
 
+    def _outside_staging(self, written: list) -> str | None:
+        """A data field must never choose where files go: refuse the run if any write left staging."""
+        return _outside(self.stage, written)
+
     def process(self, _trigger, counts: list[dict[str, Any]], top_dead: list[tuple[str, int]], written: list):
         launch = self.launch
         output, run_date, attempt = launch["output"], launch["run_date"], launch["attempt"]
@@ -121,7 +125,7 @@ class PublishRun(beam.DoFn):
             named[row["name"]] = named.get(row["name"], 0) + int(row["value"])
         c = manifest_counts(named)
         top = sorted(top_dead, key=lambda kv: (-kv[1], kv[0]))[:TOP_REASONS]
-        problem = run_problem(c, self.max_dead_fraction)
+        problem = run_problem(c, self.max_dead_fraction) or self._outside_staging(written)
         if problem:
             report = {"attempt": attempt, "reason": problem, "counts": c, "top_dead_letter_reasons": top}
             write_text(f"{self.stage}/{FAILED}", json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -142,6 +146,18 @@ class PublishRun(beam.DoFn):
         clean_failed_attempts(output, run_date, keep=attempt)
         release_lock(output, run_date, attempt)
         yield manifest
+
+
+def _outside(stage: str, written: list) -> str | None:
+    from transforms.io import UnsafePartitionError, check_under
+
+    stray = []
+    for w in written:
+        try:
+            check_under(stage, w["path"])
+        except UnsafePartitionError:
+            stray.append(w["path"])
+    return f"{len(stray)} file(s) were written outside the staging folder, e.g. {stray[0]}" if stray else None
 
 
 def publish_main(argv: list[str] | None = None) -> int:

@@ -372,3 +372,13 @@ def test_router_failure_defaults_the_prompt_and_is_never_reused(
     second = json.loads((out / "manifests" / f"run_date={RUN_DATE}.json").read_text())
     assert second["counts"]["prompts_routed"] == len(CORPUS) and second["counts"]["prompts_route_reused"] == 0
     assert second["counts"]["router_fallbacks"] == 0
+
+
+def test_publish_refuses_files_written_outside_staging(tmp_path):
+    from beam_pipeline.publish_step import _outside
+
+    stage = str(tmp_path / "out" / "_staging" / "run_date=D" / "attempt=a")
+    ok = [{"path": f"{stage}/pairs/domain=chat/part-00000-of-00001.parquet"}]
+    assert _outside(stage, ok) is None
+    stray = ok + [{"path": str(tmp_path / "elsewhere.parquet")}, {"path": f"{stage}/../../../x.parquet"}]
+    assert _outside(stage, stray).startswith("2 file(s) were written outside the staging folder")
