@@ -13,11 +13,17 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 
-from guides import Guide, GuideError, load_guides
+from guides import Guide, GuideError, RouterExample, load_guides, load_router_examples
 from transforms.engine.models import ModelLoadError, check_model_source, pin_hub_revision
 from transforms.model_pool import ModelSettings
 from transforms.pairing import PAIRING_STRATEGIES
-from transforms.routers import ROUTER_KINDS
+from transforms.routers import (
+    MODEL_ROUTERS,
+    ROUTER_KINDS,
+    RouterExamplesError,
+    check_router_examples,
+    routing_versions,
+)
 
 REWARDS = ("sum", "mean")
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
@@ -188,8 +194,9 @@ class AnnotateConfig:
     strong: str
     weak: str
     guides: str = "builtin"  # "builtin", a directory, or "none"
-    router: str = "llm"
+    router: str = "embedding"
     router_model: str | None = None
+    router_examples: str | None = None  # a JSONL of {prompt, domain} for the embedding router
     router_threshold: float = 0.5
     default_domain: str = "chat"
     reward: str = "sum"
@@ -215,6 +222,7 @@ class AnnotateConfig:
     accelerator_hint: str | None = None
 
     # Filled by validate()
+    router_example_set: tuple[RouterExample, ...] = field(default=(), repr=False)
     attempt: str = field(default="", repr=False)  # this launch's id: staging folder and lock holder
     compute: tuple[str, str] = field(default=("cpu", "float32"), repr=False)  # resolved (device, dtype)
     runner: str = field(default="DirectRunner", repr=False)
@@ -238,7 +246,14 @@ class AnnotateConfig:
 
     def as_manifest(self) -> dict:
         d = asdict(self)
-        for internal in ("input_files", "input_mtimes", "guide_set", "existing_score_files", "model_paths"):
+        for internal in (
+            "input_files",
+            "input_mtimes",
+            "guide_set",
+            "existing_score_files",
+            "model_paths",
+            "router_example_set",
+        ):
             d.pop(internal)
         d["compute"] = {"device": self.compute[0], "dtype": self.compute[1]}
         return d
@@ -289,6 +304,14 @@ class AnnotateConfig:
         self.attempt = self.attempt or new_attempt_id()
 
         self.guide_set = check_scoring_options(self, (("--pairing", self.pairing, PAIRING_STRATEGIES),))
+        if self.guide_set is not None:
+            try:
+                if self.router_examples:
+                    self.router_example_set = load_router_examples(self.router_examples, self.guide_set)
+                if self.router == "embedding":
+                    check_router_examples(self.guide_set, self.router_example_set)
+            except (GuideError, RouterExamplesError) as exc:
+                raise ConfigError(str(exc)) from None
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.run_date):
             raise ConfigError(f"--run-date must be YYYY-MM-DD, got {self.run_date!r}")
         try:
@@ -368,10 +391,10 @@ class AnnotateConfig:
         # The dtype actually used, not the flag: a GPU (bf16) run must not reuse CPU (float32) scores.
         self.scoring_setting = scoring_setting(self.fingerprints["strong"], self.fingerprints["weak"], self.compute[1])
         router_name = self.router_model or self.strong
-        router_fp = fingerprint(router_name) if self.router == "llm" else None
+        router_fp = fingerprint(router_name) if self.router in MODEL_ROUTERS else None
         if router_fp:
             self.fingerprints["router"] = router_fp
-        versions = {g.id: g.version for g in (self.guide_set or {}).values()}
+        versions = routing_versions(self.router, self.guide_set, self.router_example_set)
         self.router_setting = router_setting(
             self.router, router_fp, self.router_threshold, self.default_domain, versions
         )

@@ -13,8 +13,12 @@ and the launcher computes accuracy (``transforms.evaluation``), writes
 per labelled domain (the routed domain where a record has none). With
 ``--compare-guides`` both settings score the same routed pairs in one Beam job.
 
-Router task (``--task router``): records ``{"prompt", "domain"}`` are routed and compared
-with their label: accuracy, recall per domain and the confusion matrix.
+Router task (``--task router``): records ``{"prompt", "domain"}`` (optional ``id`` and
+``case``, a hard-case tag) are routed by every router in ``--routers`` (default: keyword,
+plus embedding and llm when a router model is known) in one Beam job, each on the same
+records, and compared with their label: one table of accuracy, recall per domain, the
+confusion matrix and prompts per second per router (routing time only: the model load
+and the embedding router's one-off centroid pass are excluded and reported apart).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.metrics.metric import MetricsFilter
 
 from beam_pipeline.config import (
     ConfigError,
@@ -39,10 +43,9 @@ from beam_pipeline.config import (
     resolve_model_source,
 )
 from beam_pipeline.options import AnnotateOptions, unknown_flags
-from beam_pipeline.publish import delete_tree
 from beam_pipeline.report import Report, bar_chart, histograms, pct, read_dead_letters, read_table_rows, write_bytes
 from beam_pipeline.run import UserError, setup_logging
-from guides import NO_GUIDE_ID, Guide
+from guides import NO_GUIDE_ID, Guide, GuideError, RouterExample, load_router_examples
 from transforms.evaluation import (
     accuracy_report,
     compare_reports,
@@ -55,6 +58,7 @@ from transforms.evaluation import (
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet, dead_letter, expand_patterns
 from transforms.model_pool import ModelSettings
 from transforms.records import RecordError, jsonable
+from transforms.routers import MODEL_ROUTERS, RouterExamplesError, check_router_examples
 from transforms.routing import RouteToGuide
 from transforms.schemas import MESSAGES
 from transforms.scoring import ScoreCandidates
@@ -62,6 +66,8 @@ from transforms.scoring import ScoreCandidates
 log = logging.getLogger("gdr")
 
 TASKS = ("pairs", "router")
+# What --task router compares by default: the model-free router, and the model routers when a model is known.
+EVAL_ROUTERS = ("keyword", "embedding", "llm")
 # annotate flags that mean nothing when evaluating: accepted (scripts may share flags) but hidden.
 HIDDEN_FLAGS = ("pairing", "min_margin", "seed", "run_date", "output_shards", "rescore")
 
@@ -101,6 +107,8 @@ ROUTER_SCHEMA = pa.schema(
         ("pair_id", pa.string()),
         ("id", pa.string()),
         ("source", pa.string()),
+        ("router", pa.string()),
+        ("case", pa.string()),
         ("label_domain", pa.string()),
         ("routed_domain", pa.string()),
         ("router_confidence", pa.float64()),
@@ -135,9 +143,13 @@ class EvaluateConfig:
     task: str = "pairs"
     compare_guides: bool = False
     pair: str | None = None  # a registry pair name; --strong/--weak override its members
+    router_examples: str | None = None  # JSONL of {prompt, domain} added to the guides' examples
+    routers: str | None = None  # --task router: comma-separated routers to compare
 
     input_files: list[tuple[str, int]] = field(default_factory=list, repr=False)
     guide_set: dict[str, Guide] | None = field(default=None, repr=False)
+    router_example_set: tuple[RouterExample, ...] = field(default=(), repr=False)
+    router_list: list[str] = field(default_factory=list, repr=False)
 
     @property
     def reward_key(self) -> str:
@@ -153,11 +165,26 @@ class EvaluateConfig:
     def model_settings(self, name: str) -> ModelSettings:
         return model_settings_for(self, name)
 
-    def router_settings(self, fallback: str | None) -> ModelSettings | None:
-        """The llm router's model (``--router-model``, else ``fallback``); None for other routers."""
-        if self.router != "llm" or self.guide_set is None:
+    def router_settings(self, fallback: str | None, router: str | None = None) -> ModelSettings | None:
+        """A model router's model (``--router-model``, else ``fallback``); None for other routers."""
+        if (router or self.router) not in MODEL_ROUTERS or self.guide_set is None:
             return None
         return self.model_settings(self.router_model or fallback)
+
+    def _routers_to_compare(self) -> list[str]:
+        has_model = bool(self.router_model or self.strong or self.pair)
+        if self.routers:
+            names = [r.strip() for r in self.routers.split(",") if r.strip()]
+            bad = [r for r in names if r not in EVAL_ROUTERS]
+            if bad or not names:
+                raise ConfigError(f"--routers takes a comma-separated list of {', '.join(EVAL_ROUTERS)}")
+        elif has_model:
+            names = list(EVAL_ROUTERS)
+        else:
+            names = [self.router]
+        if any(r in MODEL_ROUTERS for r in names) and not has_model:
+            raise ConfigError("--task router with a model router (llm, embedding) needs --router-model (or --strong)")
+        return list(dict.fromkeys(names))
 
     def validate(self, need_pair: bool = True) -> EvaluateConfig:
         self.guide_set = check_scoring_options(self, (("--task", self.task, TASKS),))
@@ -172,8 +199,17 @@ class EvaluateConfig:
                 raise ConfigError(
                     "--task router measures the llm or keyword router; --router column only copies labels"
                 )
-            if self.router == "llm" and not (self.router_model or self.strong):
-                raise ConfigError("--task router with --router llm needs --router-model (or --strong)")
+            if self.router in MODEL_ROUTERS and not (self.router_model or self.strong or self.pair):
+                raise ConfigError(f"--task router with --router {self.router} needs --router-model (or --strong)")
+            self.router_list = self._routers_to_compare()
+        if self.guide_set is not None:
+            try:
+                if self.router_examples:
+                    self.router_example_set = load_router_examples(self.router_examples, self.guide_set)
+                if "embedding" in (self.router_list or [self.router]):
+                    check_router_examples(self.guide_set, self.router_example_set)
+            except (GuideError, RouterExamplesError) as exc:
+                raise ConfigError(str(exc)) from None
         # Inputs before models: preparing a registry model can take minutes, a typo in --input should not.
         files, unmatched = expand_patterns(self.input)
         if unmatched:
@@ -212,6 +248,12 @@ def evaluate_parser() -> argparse.ArgumentParser:
     )
     g = parser.add_argument_group("evaluation")
     g.add_argument("--task", default="pairs", choices=TASKS, help="pairs (default): reward accuracy; router: routing")
+    g.add_argument(
+        "--routers",
+        default=None,
+        help="--task router: comma-separated routers to compare on the same prompts (default: keyword, and "
+        "embedding,llm when a router model is known)",
+    )
     g.add_argument(
         "--compare-guides",
         dest="compare_guides",
@@ -259,7 +301,13 @@ def parse_evaluate_args(argv: list[str]) -> tuple[EvaluateConfig, list[str]]:
     values = {k: getattr(known, k) for k in CONFIG_FIELDS}
     return (
         EvaluateConfig(
-            **values, task=known.task, compare_guides=known.compare_guides, pair=getattr(known, "pair", None)
+            **values,
+            task=known.task,
+            compare_guides=known.compare_guides,
+            pair=getattr(known, "pair", None),
+            # --router-examples is an annotate flag (options.py); read it where it exists.
+            router_examples=getattr(known, "router_examples", None),
+            routers=known.routers,
         ),
         rest,
     )
@@ -312,6 +360,7 @@ class _RouterExampleToGroup(beam.DoFn):
         except RecordError as exc:
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter("parse", str(exc), source, jsonable(raw)))
             return
+        case = raw.get("case")
         yield {
             "prompt_id": example_id(source, rec["conversation"]),
             "conversation": rec["conversation"],
@@ -319,6 +368,7 @@ class _RouterExampleToGroup(beam.DoFn):
             "metadata": None,
             "label_domain": rec["domain"],
             "record_id": rec["id"],
+            "case": None if case is None else str(case),
             "source": source,
         }
 
@@ -387,7 +437,12 @@ def read_labelled(p: beam.Pipeline, config: EvaluateConfig):
         LabelledToGroup(config.router, frozenset(guides) if guides else None)
     ).with_outputs(DEAD_LETTER, main="groups")
     routed = groups.groups | "RouteToGuide" >> RouteToGuide(
-        guides, config.router, config.default_domain, config.router_settings(config.strong), config.router_threshold
+        guides,
+        config.router,
+        config.default_domain,
+        config.router_settings(config.strong),
+        config.router_threshold,
+        router_examples=config.router_example_set,
     )
     return routed, [read[DEAD_LETTER], groups[DEAD_LETTER]]
 
@@ -416,40 +471,74 @@ def build_evaluate_pipeline(p: beam.Pipeline, config: EvaluateConfig) -> dict[st
     return {"results": rows, "dead_letter": dead_all}
 
 
+def _router_row(g: dict[str, Any], router: str) -> dict[str, Any]:
+    return {
+        "pair_id": g["prompt_id"],
+        "id": g["record_id"],
+        "source": g["source"],
+        "router": router,
+        "case": g.get("case"),
+        "label_domain": g["label_domain"],
+        "routed_domain": g["domain"],
+        "router_confidence": g["router_confidence"],
+    }
+
+
+def route_step_name(router: str) -> str:
+    return f"RouteToGuide[{router}]"
+
+
 def build_router_pipeline(p: beam.Pipeline, config: EvaluateConfig) -> dict[str, Any]:
-    """Add the router-task steps to ``p``: route labelled prompts, write (label, routed) rows."""
+    """Add the router-task steps to ``p``: every router routes the same labelled prompts; (label, routed) rows.
+
+    The model routers share one loaded copy of the router model (the machine's pooled copy).
+    """
     out = config.output.rstrip("/")
     guides = config.guide_set
     read = p | "ReadCorpus" >> ReadCorpus(config.input_files)
     groups = read["records"] | "RouterExamples" >> beam.ParDo(_RouterExampleToGroup()).with_outputs(
         DEAD_LETTER, main="groups"
     )
-    routed = groups.groups | "RouteToGuide" >> RouteToGuide(
-        guides, config.router, config.default_domain, config.router_settings(config.strong), config.router_threshold
+    branches = []
+    for router in config.router_list or [config.router]:
+        routed = groups.groups | route_step_name(router) >> RouteToGuide(
+            guides,
+            router,
+            config.default_domain,
+            config.router_settings(config.strong, router),
+            config.router_threshold,
+            router_examples=config.router_example_set,
+        )
+        branches.append(routed | f"RouterRows[{router}]" >> beam.Map(_router_row, router))
+    rows = branches | "AllRouterRows" >> beam.Flatten()
+    _ = rows | "WriteResults" >> WritePartitionedParquet(
+        f"{out}/results", ROUTER_SCHEMA, "router", lambda r: r["pair_id"]
     )
-    rows = routed | "RouterRows" >> beam.Map(
-        lambda g: {
-            "pair_id": g["prompt_id"],
-            "id": g["record_id"],
-            "source": g["source"],
-            "label_domain": g["label_domain"],
-            "routed_domain": g["domain"],
-            "router_confidence": g["router_confidence"],
-        }
-    )
-    _ = rows | "WriteResults" >> WritePartitionedParquet(f"{out}/results", ROUTER_SCHEMA, None, lambda r: r["pair_id"])
     dead = (read[DEAD_LETTER], groups[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
     _ = dead | "WriteDeadLetters" >> WriteJsonl(f"{out}/dead_letter")
     return {"results": rows, "dead_letter": dead}
 
 
-def run_beam(build, config: EvaluateConfig, beam_args: list[str]) -> None:
-    """Clear the previous results under DIR (a rerun replaces them) and run the graph."""
-    out = config.output.rstrip("/")
-    for sub in ("results", "dead_letter"):
-        delete_tree(f"{out}/{sub}")
-    with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
-        build(p, config)
+def run_beam(build, config: EvaluateConfig, beam_args: list[str], tables=("results", "dead_letter")):
+    """Run the graph staged; only when it succeeded do its tables replace the previous ones. Returns the result."""
+    from beam_pipeline.staged_run import run_staged
+
+    return run_staged(build, config, beam_args, tables)
+
+
+def route_seconds(result, routers: list[str], counter: str = "route_microseconds") -> dict[str, float | None]:
+    """Seconds each router spent routing (``gdr/route_microseconds`` of its step); None where unknown."""
+    found: dict[str, float] = {}
+    try:
+        counters = result.metrics().query(MetricsFilter().with_name(counter))["counters"]
+    except Exception:  # a runner without metrics: the table says "–"
+        return dict.fromkeys(routers)
+    for c in counters:
+        for r in routers:
+            if route_step_name(r) in c.key.step:
+                value = c.committed if c.committed is not None else c.attempted
+                found[r] = found.get(r, 0.0) + (value or 0) / 1e6
+    return {r: found.get(r) for r in routers}
 
 
 # -- metrics and report -------------------------------------------------------------------
@@ -545,26 +634,66 @@ def write_pairs_report(folder: str, evaluation: dict[str, Any], rows: list[dict[
     return rep.write()
 
 
+def router_table(evaluation: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """One row per router: accuracy, recall per domain, hard-case accuracy, prompts/s (the README's table)."""
+    routers = evaluation["routers"]
+    domains = sorted({d for r in routers.values() for d in r["recall"]})
+    header = ["router", "accuracy", *[f"{d} recall" for d in domains], "hard cases", "prompts/s"]
+    rows = []
+    for name, r in routers.items():
+        speed = r["prompts_per_s"]
+        rows.append(
+            [
+                name,
+                pct(r["accuracy"]),
+                *[pct(r["recall"].get(d)) for d in domains],
+                pct(r["hard_case_accuracy"]),
+                "–" if speed is None else f"{speed:.1f}",
+            ]
+        )
+    return header, rows
+
+
 def write_router_report(folder: str, evaluation: dict[str, Any]) -> str:
-    rep = Report(folder, "gdr evaluate: router")
-    rep.stat("router accuracy", pct(evaluation["accuracy"]), f"{evaluation['n']} prompts")
+    rep = Report(folder, "gdr evaluate: routers")
+    for name, r in evaluation["routers"].items():
+        rep.stat(f"{name} accuracy", pct(r["accuracy"]), f"{r['n']} prompts")
     rep.stat("dead letters", str(evaluation["counts"]["dead_letters"]))
-    rep.note(f"router {evaluation['router']} (model {evaluation['router_model'] or 'none'}).")
-    labels = list(evaluation["confusion"])
-    if evaluation["recall"]:
+    rep.note(
+        f"router model {evaluation['router_model'] or 'none'}; every router routed the same prompts. "
+        "Prompts/s counts routing time only (model load and the embedding router's centroid pass excluded)."
+    )
+    header, rows = router_table(evaluation)
+    rep.table(header, rows)
+    routers = evaluation["routers"]
+    domains = sorted({d for r in routers.values() for d in r["recall"]})
+    if domains:
         rep.figure(
             "recall_by_domain",
             bar_chart(
-                list(evaluation["recall"]),
-                {"recall": list(evaluation["recall"].values())},
+                domains,
+                {name: [r["recall"].get(d) for d in domains] for name, r in routers.items()},
                 "Recall per true domain",
                 "recall",
                 ylim=(0.0, 1.08),
                 percent=True,
             ),
         )
-    rep.heading("Confusion matrix (rows: true domain, columns: routed)")
-    rep.table(["true \\ routed", *labels], [[t, *[evaluation["confusion"][t][p] for p in labels]] for t in labels])
+    cases = sorted({c for r in routers.values() for c in r["by_case"]})
+    if cases:
+        rep.heading("Accuracy per case (hard-case tags of the router set)")
+        rep.table(
+            ["case", "n", *routers],
+            [
+                [c, max(r["by_case"].get(c, {}).get("n", 0) for r in routers.values())]
+                + [pct(r["by_case"].get(c, {}).get("accuracy")) for r in routers.values()]
+                for c in cases
+            ],
+        )
+    for name, r in routers.items():
+        labels = list(r["confusion"])
+        rep.heading(f"{name}: confusion matrix (rows: true domain, columns: routed)")
+        rep.table(["true \\ routed", *labels], [[t, *[r["confusion"][t][p] for p in labels]] for t in labels])
     return rep.write()
 
 
@@ -624,17 +753,55 @@ def evaluate_pairs(config: EvaluateConfig, beam_args: list[str]) -> dict[str, An
     return evaluation
 
 
+# Cases in the router sets that are not hard: everything else counts towards "hard cases".
+PLAIN_CASES = ("plain", None)
+
+
+def router_metrics(rows: list[dict[str, Any]], seconds: float | None) -> dict[str, Any]:
+    """One router's report: accuracy, recall, confusion, accuracy per case, prompts/s."""
+    report = router_report((r["label_domain"], r["routed_domain"]) for r in rows)
+    by_case: dict[str, dict[str, Any]] = {}
+    for case in sorted({r["case"] for r in rows if r["case"]}):
+        sub = [r for r in rows if r["case"] == case]
+        by_case[case] = {
+            "n": len(sub),
+            "accuracy": sum(r["label_domain"] == r["routed_domain"] for r in sub) / len(sub),
+        }
+    hard = [r for r in rows if r["case"] not in PLAIN_CASES]
+    report["by_case"] = by_case
+    report["hard_case_accuracy"] = (
+        sum(r["label_domain"] == r["routed_domain"] for r in hard) / len(hard) if hard else None
+    )
+    report["route_seconds"] = None if seconds is None else round(seconds, 3)
+    report["prompts_per_s"] = round(len(rows) / seconds, 2) if seconds and rows else None
+    return report
+
+
 def evaluate_router(config: EvaluateConfig, beam_args: list[str]) -> dict[str, Any]:
     started = time.time()
     out = config.output.rstrip("/")
-    run_beam(build_router_pipeline, config, beam_args)
+    routers = config.router_list or [config.router]
+    result = run_beam(build_router_pipeline, config, beam_args)
+    seconds = route_seconds(result, routers)
+    setup = route_seconds(result, routers, "route_setup_microseconds")
     rows = read_table_rows(f"{out}/results", [f.name for f in ROUTER_SCHEMA])
     dead = read_dead_letters(f"{out}/dead_letter")
+    per_router = {r: router_metrics([x for x in rows if x["router"] == r], seconds[r]) for r in routers}
+    for r in routers:
+        per_router[r]["setup_seconds"] = None if setup[r] is None else round(setup[r], 3)
+    # The top-level figures are --router's (or the first compared router's), as before.
+    primary = config.router if config.router in per_router else routers[0]
+    uses_model = any(r in MODEL_ROUTERS for r in routers)
     evaluation = {
         "task": "router",
-        **router_report((r["label_domain"], r["routed_domain"]) for r in rows),
-        "router": config.router,
-        "router_model": (config.router_model or config.strong) if config.router == "llm" else None,
+        **{k: per_router[primary][k] for k in ("accuracy", "n", "recall", "confusion")},
+        "router": primary,
+        "routers": per_router,
+        "router_model": (config.router_model or config.strong) if uses_model else None,
+        "router_threshold": config.router_threshold,
+        "default_domain": config.default_domain,
+        "router_examples": config.router_examples,
+        "input_files": [p for p, _ in config.input_files],
         "guides": {g.id: g.version for g in (config.guide_set or {}).values()},
         "counts": {"dead_letters": len(dead)},
         "dead_letter_reasons": _dead_summary(dead),
@@ -644,6 +811,17 @@ def evaluate_router(config: EvaluateConfig, beam_args: list[str]) -> dict[str, A
     write_router_report(out, evaluation)
     _write_json(f"{out}/evaluation.json", evaluation)
     return evaluation
+
+
+def print_router_summary(evaluation: dict[str, Any], out=None) -> None:
+    header, rows = router_table(evaluation)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    lines = [f"gdr evaluate --task router: {evaluation['n']} prompt(s), router model {evaluation['router_model']}"]
+    for line in [header, *rows]:
+        lines.append("  " + "  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip())
+    lines.append(f"  evaluation  {evaluation['paths']['evaluation']}")
+    lines.append(f"  report      {evaluation['paths']['report']}")
+    print("\n".join(lines), file=out or sys.stdout)
 
 
 def _write_json(path: str, obj: Any) -> None:
@@ -665,11 +843,7 @@ def run(argv: list[str] | None = None) -> int:
         print(f"gdr: error: {exc}", file=sys.stderr)
         return 2
     if config.task == "router":
-        recall = ", ".join(f"{d} {pct(r)}" for d, r in ev["recall"].items())
-        print(
-            f"gdr evaluate --task router: accuracy {pct(ev['accuracy'])} on {ev['n']} prompt(s); recall {recall}\n"
-            f"  evaluation  {ev['paths']['evaluation']}\n  report      {ev['paths']['report']}"
-        )
+        print_router_summary(ev)
     else:
         print_pairs_summary(ev)
     return 0

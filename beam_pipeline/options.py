@@ -67,22 +67,29 @@ class AnnotateOptions(PipelineOptions):
         )
         g.add_argument(
             "--router",
-            default="llm",
+            default="embedding",
             choices=ROUTER_KINDS,
-            help="domain router: llm (zero-shot label likelihoods), keyword, or column (record's domain)",
+            help="domain router: embedding (nearest labelled examples on the router model's hidden states; default), "
+            "llm (zero-shot label likelihoods), keyword, or column (record's domain)",
         )
         g.add_argument(
             "--router-model",
             dest="router_model",
             default=None,
-            help="model the llm router uses (default: the strong model)",
+            help="model the embedding and llm routers use (default: the strong model, sharing its loaded copy)",
         )
         g.add_argument(
             "--router-threshold",
             dest="router_threshold",
             type=float,
             default=0.5,
-            help="llm router: below this label probability, use --default-domain (default 0.5)",
+            help="embedding and llm routers: below this confidence, use --default-domain (default 0.5)",
+        )
+        g.add_argument(
+            "--router-examples",
+            dest="router_examples",
+            default=None,
+            help="JSONL of {prompt, domain} records the embedding router learns from, added to the guides' examples",
         )
         g.add_argument(
             "--default-domain",
@@ -227,6 +234,7 @@ APP_FIELDS = (
     "router",
     "router_model",
     "router_threshold",
+    "router_examples",
     "default_domain",
     "reward",
     "pairing",

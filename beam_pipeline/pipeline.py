@@ -19,6 +19,7 @@ from beam_pipeline.publish_step import PublishRun, reason_key
 from transforms.incremental import ReadExistingScores, ReuseRoutes, ReuseScores
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet
 from transforms.prepare import PrepareGroups
+from transforms.routers import MODEL_ROUTERS
 from transforms.routing import RouteToGuide
 from transforms.schemas import CANDIDATES_SCHEMA, PAIRS_SCHEMA, SCORES_SCHEMA
 from transforms.scoring import ScoreCandidates, candidate_rows, pair_rows, score_rows
@@ -62,9 +63,10 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
         guides,
         config.router,
         config.default_domain,
-        router_model if config.router == "llm" else None,
+        router_model if config.router in MODEL_ROUTERS else None,
         config.router_threshold,
         accelerator_hint=config.accelerator_hint,
+        router_examples=config.router_example_set,
     )
     routed = (routes["routed"], newly_routed) | "AllRouted" >> beam.Flatten()
 

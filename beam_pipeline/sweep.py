@@ -295,7 +295,7 @@ def write_sweep_report(folder: str, sweep: dict[str, Any]) -> str:
 def run_sweep(config: SweepConfig, beam_args: list[str]) -> dict[str, Any]:
     started = time.time()
     out = config.output.rstrip("/")
-    run_beam(build_sweep_pipeline, config, beam_args)
+    run_beam(build_sweep_pipeline, config, beam_args, ("model_scores", "dead_letter"))
     rows = read_table_rows(f"{out}/model_scores", [f.name for f in MODEL_SCORES_SCHEMA])
     dead = read_dead_letters(f"{out}/dead_letter")
     settings = config.sweep_settings

@@ -1,13 +1,20 @@
 """Guides: per-domain criteria and exemplars, stored as versioned YAML files.
 
 A guide is data, not code. Each ``*.yaml`` file in a guide directory describes one
-domain (``chat``, ``safety``, ``reasoning`` ...): what prompts belong there (the router
+domain (``chat``, ``safety``, ``reasoning`` ...): what prompts belong there (the llm router
 reads ``description``), what a good response does (``criteria``) and a few good/bad
 ``exemplars``. The scorer puts the rendered guide in front of the conversation for both
 models, either as the system message or before the first user turn (``placement``).
+``examples`` are labelled prompts that belong to the domain (a string, or a list of
+``{role, content}`` messages ending with a user turn): the embedding router builds the
+domain's centroid from them. They are never shown to the scoring models.
 
-A guide's ``version`` is a hash of its content, written next to every score, so a
-changed guide is visible in the output without anyone remembering to bump a number.
+A guide's ``version`` is a hash of its content, examples included, written next to every
+score, so a changed guide is visible in the output without anyone remembering to bump a
+number, and the router setting (which holds every guide's version) changes with it.
+
+:func:`load_router_examples` reads a user's own ``{prompt, domain}`` JSONL records
+(``--router-examples FILE``) that add to the guides' examples.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +31,11 @@ import yaml
 BUILTIN_GUIDES_DIR = Path(__file__).resolve().parent
 PLACEMENTS = ("system", "user_prefix")
 NO_GUIDE_ID = "none"
+ROLES = ("system", "user", "assistant")
+
+# A conversation as stored in a guide: hashable (guides are frozen dataclasses), turned into
+# ``[{"role", "content"}]`` lists by ``as_messages``.
+Conversation = tuple[tuple[str, str], ...]
 
 
 class GuideError(ValueError):
@@ -45,7 +58,14 @@ class Guide:
     exemplars: tuple[Exemplar, ...] = ()
     placement: str = "system"
     keywords: tuple[str, ...] = ()
+    examples: tuple[Conversation, ...] = ()
     version: str = field(default="", compare=False)
+
+    def example_conversations(self) -> list[list[dict[str, str]]]:
+        """The labelled prompts of this domain as message lists: ``examples``, then the exemplars' prompts."""
+        convs = [as_messages(c) for c in self.examples]
+        convs += [[{"role": "user", "content": ex.prompt}] for ex in self.exemplars]
+        return convs
 
     def render(self) -> str:
         """The guide as the text the models see (system message or user-turn preamble)."""
@@ -76,6 +96,32 @@ def _as_str_list(value: object, key: str, path: Path) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
+def as_messages(conversation: Conversation) -> list[dict[str, str]]:
+    return [{"role": role, "content": content} for role, content in conversation]
+
+
+def parse_example(value: object, where: str) -> Conversation:
+    """One labelled prompt: a non-empty string, or messages (system first if any) ending with a user turn."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise GuideError(f"{where}: empty prompt")
+        return (("user", value.strip()),)
+    if not isinstance(value, list) or not value:
+        raise GuideError(f"{where}: a prompt must be a string or a non-empty list of {{role, content}} messages")
+    turns = []
+    for i, m in enumerate(value):
+        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+            raise GuideError(f"{where}: message {i} needs 'role' ({', '.join(ROLES)}) and string 'content'")
+        if m["role"] == "system" and i != 0:
+            raise GuideError(f"{where}: message {i}: a system message is only allowed first")
+        turns.append((m["role"], m["content"].strip()))
+    if turns[-1][0] != "user":
+        raise GuideError(f"{where}: the last message must be a user turn")
+    if not any(content for role, content in turns if role == "user"):
+        raise GuideError(f"{where}: the user turns have no text")
+    return tuple(turns)
+
+
 def guide_from_dict(raw: dict, path: Path | str = "<dict>") -> Guide:
     """Validate one parsed guide mapping and build a :class:`Guide`."""
     path = Path(path)
@@ -94,6 +140,10 @@ def guide_from_dict(raw: dict, path: Path | str = "<dict>") -> Guide:
         exemplars.append(
             Exemplar(ex["prompt"].strip(), ex["good"].strip(), ex["bad"].strip(), str(ex.get("why", "")).strip())
         )
+    raw_examples = raw.get("examples") or []
+    if not isinstance(raw_examples, list):
+        raise GuideError(f"{path}: 'examples' must be a list of prompts")
+    examples = tuple(parse_example(ex, f"{path}: example {i}") for i, ex in enumerate(raw_examples))
     guide_id = str(raw["id"]).strip()
     if guide_id == NO_GUIDE_ID:
         raise GuideError(f"{path}: '{NO_GUIDE_ID}' is reserved for unguided scoring")
@@ -104,6 +154,7 @@ def guide_from_dict(raw: dict, path: Path | str = "<dict>") -> Guide:
         exemplars=tuple(exemplars),
         placement=placement,
         keywords=tuple(k.lower() for k in _as_str_list(raw.get("keywords"), "keywords", path)),
+        examples=examples,
         version=_content_version(raw),
     )
 
@@ -130,3 +181,43 @@ def load_guides(directory: str | os.PathLike | None = None) -> dict[str, Guide]:
             raise GuideError(f"{path}: duplicate guide id {guide.id!r}")
         guides[guide.id] = guide
     return dict(sorted(guides.items()))
+
+
+@dataclass(frozen=True)
+class RouterExample:
+    """One user-supplied labelled prompt (``--router-examples``)."""
+
+    domain: str
+    conversation: Conversation
+
+
+def load_router_examples(path: str | os.PathLike, guide_ids: Iterable[str]) -> tuple[RouterExample, ...]:
+    """Read ``{"prompt", "domain"}`` JSONL records; every domain must name a guide.
+
+    The file is read once, by the launcher: its records travel with the routing step, so
+    workers never need to see the path.
+    """
+    path = Path(path)
+    known = set(guide_ids)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GuideError(f"--router-examples: cannot read {path}: {exc}") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GuideError(f"{where}: invalid JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise GuideError(f"{where}: expected a JSON object with 'prompt' and 'domain'")
+        domain = rec.get("domain")
+        if domain not in known:
+            raise GuideError(f"{where}: domain {domain!r} has no guide (guides: {', '.join(sorted(known))})")
+        out.append(RouterExample(domain, parse_example(rec.get("prompt"), where)))
+    if not out:
+        raise GuideError(f"--router-examples: no records in {path}")
+    return tuple(out)

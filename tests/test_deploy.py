@@ -58,6 +58,7 @@ EXAMPLES = {
     "router_model": "gs://my-bucket/models/router",
     "guides": "none",
     "router": "keyword",
+    "router_examples": "gs://bucket/router_examples.jsonl",
     "router_threshold": "0.7",
     "default_domain": "safety",
     "reward": "mean",

@@ -72,7 +72,7 @@ def test_logp_matches_naive_for_each_template(request, family_fixture, guides):
     with torch.no_grad():
         lp = torch.log_softmax(model(torch.tensor([ids])).logits[0].double(), -1)
     shifted = sum(lp[t, ids[t]].item() for t in range(seqs[k].response_start, len(ids)))
-    assert abs(shifted - expected[k][0]) > 1.0
+    assert abs(shifted - expected[k][0]) > 1000 * TOL  # far outside the tolerance the check uses
 
 
 def test_density_ratio_across_families_uses_each_models_template(chatml_strong, inst_model, guides):

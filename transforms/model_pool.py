@@ -6,7 +6,8 @@ Beam's ``MultiProcessShared``: the first process on the machine that needs it lo
 and serves it from a thread; every other process (and every DoFn, routing and scoring
 alike) reaches the same copy through a proxy. What crosses the process boundary is text
 in (conversation, response, guide) and floats out, one round trip per batch
-(``CausalLMScorer.score_responses``).
+(``CausalLMScorer.score_responses``; ``CausalLMScorer.embed`` for the embedding router, so
+routing and scoring use the same copy).
 
 ``--model-copies N`` keeps N copies per machine (default: one per visible GPU, 1 on CPU);
 a process uses copy ``pid % N``, placed on GPU ``copy % device_count``. A model that
@@ -184,6 +185,9 @@ class ModelServer:
     def score_responses(self, items):
         return self.scorer.score_responses(items)
 
+    def embed(self, conversations, layer=-1, pooling="last", max_tokens=None):
+        return self.scorer.embed(conversations, layer, pooling, max_tokens)
+
     def info(self) -> dict[str, Any]:
         return {"pid": self.pid, "load_seconds": self.load_seconds, "device": self.device, "dtype": self.dtype}
 
@@ -225,8 +229,8 @@ def _remove_quietly(path: str) -> None:
 class PooledModel:
     """A handle on the machine's shared copy of one model; loads it on first use.
 
-    Exposes what ``DensityRatioScorer`` and ``LLMRouter`` call: ``name`` and
-    ``score_responses``. ``load_info`` says whether this process did the load (for metrics).
+    Exposes what ``DensityRatioScorer`` and the routers call: ``name``, ``score_responses``
+    and ``embed``. ``load_info`` says whether this process did the load (for metrics).
     """
 
     def __init__(self, settings: ModelSettings):
@@ -250,6 +254,10 @@ class PooledModel:
 
     def score_responses(self, items):
         return self.acquire()._server.score_responses(items)
+
+    def embed(self, conversations, layer=-1, pooling="last", max_tokens=None):
+        # Positional: one round trip per batch through the cross-process proxy.
+        return self.acquire()._server.embed(conversations, layer, pooling, max_tokens)
 
 
 def load_private(settings: ModelSettings):

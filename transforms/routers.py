@@ -1,5 +1,10 @@
 """Domain routers: which guide a prompt gets. No Beam here; the DoFn is in ``routing.py``.
 
+* ``EmbeddingRouter`` - nearest centroid: the prompt's user text is embedded with the router
+  model's own hidden states (mean-pooled last layer, one forward of the prompt) and
+  compared by cosine with one centroid per domain, built from the guides' labelled
+  ``examples`` (plus exemplar prompts and ``--router-examples``). Centroids are computed
+  once per worker process and cached by a content hash of everything they depend on.
 * ``KeywordRouter`` - whole-word keyword hits from each guide's ``keywords``; cheap.
 * ``LLMRouter`` - zero-shot with a causal LM: one classification prompt built from the
   guides' descriptions, each domain label scored as the assistant's continuation
@@ -19,13 +24,21 @@ routing by content (figures in the README).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 
-from guides import Guide
+import numpy as np
 
-ROUTER_KINDS = ("llm", "keyword", "column")
+from guides import Guide, RouterExample, as_messages
+
+ROUTER_KINDS = ("embedding", "llm", "keyword", "column")
+# Routers that run a model (the strong model unless --router-model says otherwise).
+MODEL_ROUTERS = ("embedding", "llm")
 # How much of the conversation the LLM router reads: routing needs the gist, not all of it.
 ROUTER_MAX_CHARS = 2000
 # The content-free request whose label likelihoods are the calibration baseline.
@@ -117,6 +130,187 @@ class LLMRouter:
                 out.append((self.default_domain, 0.0))
                 continue
             probs = softmax([v - b for v, b in zip(lps, base)])
+            best = max(range(len(probs)), key=lambda i: probs[i])
+            if probs[best] < self.threshold:
+                out.append((self.default_domain, probs[best]))
+            else:
+                out.append((self.labels[best], probs[best]))
+        return out
+
+
+# -- embedding router -----------------------------------------------------------------------
+
+
+class RouterExamplesError(ValueError):
+    """The labelled examples cannot support embedding routing (a user-actionable error)."""
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """How prompts become vectors and vectors become a domain. Defaults chosen on the router dev set.
+
+    ``layer``/``pooling``/``max_tokens`` go to ``CausalLMScorer.embed``. ``center`` subtracts
+    the mean example embedding before cosine: a causal LM's hidden states share a large
+    common direction, which otherwise makes every cosine ~0.9. ``temperature`` turns the
+    per-domain cosines into the confidence (a softmax), so ``--router-threshold`` reads as
+    it does for the llm router: below it, the prompt goes to the default domain.
+    """
+
+    layer: int = -1
+    pooling: str = "last"
+    max_tokens: int = 256
+    center: bool = True
+    temperature: float = 0.05
+    method: str = "knn"  # "knn" (mean similarity of a domain's k nearest examples) or "centroid"
+    k: int = 3
+
+
+DEFAULT_EMBEDDING = EmbeddingSpec()
+
+
+def labelled_examples(
+    guides: dict[str, Guide], extra: Iterable[RouterExample] = ()
+) -> list[tuple[str, list[dict[str, str]]]]:
+    """Every labelled prompt the embedding router learns from: ``(domain, conversation)``, in a stable order."""
+    out = [(gid, conv) for gid, g in guides.items() for conv in g.example_conversations()]
+    out += [(ex.domain, as_messages(ex.conversation)) for ex in extra]
+    return out
+
+
+def check_router_examples(guides: dict[str, Guide], extra: Iterable[RouterExample] = ()) -> None:
+    """Every guide needs labelled prompts, or the embedding router could never pick it."""
+    have = {domain for domain, _ in labelled_examples(guides, extra)}
+    missing = [gid for gid in guides if gid not in have]
+    if missing:
+        raise RouterExamplesError(
+            f"the embedding router needs labelled prompts for every guide; none for {', '.join(missing)} "
+            "(add 'examples:' to the guide file or records to --router-examples)"
+        )
+
+
+def _digest(obj) -> str:
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def router_examples_version(extra: Iterable[RouterExample]) -> str:
+    """Content hash of ``--router-examples`` records (for the router setting)."""
+    return _digest([[ex.domain, as_messages(ex.conversation)] for ex in extra])
+
+
+def routing_versions(
+    kind: str, guides: dict[str, Guide] | None, extra: Iterable[RouterExample] = (), spec: EmbeddingSpec | None = None
+) -> dict[str, str]:
+    """What ``transforms.keys.router_setting`` gets as ``guides``: every guide's version, and for
+    the embedding router also the embedding spec and the ``--router-examples`` content.
+
+    Guide versions already hash the guides' ``examples``; the extra file and the spec (layer,
+    pooling, temperature ...) are not in any guide, so they are added here.
+    """
+    versions = {g.id: g.version for g in (guides or {}).values()}
+    if kind == "embedding":
+        extra = tuple(extra)
+        versions["@embedding"] = _digest(asdict(spec or DEFAULT_EMBEDDING))
+        if extra:
+            versions["@router_examples"] = router_examples_version(extra)
+    return versions
+
+
+def centroid_key(
+    model_id: str, spec: EmbeddingSpec, examples: Sequence[tuple[str, list[dict[str, str]]]], guide_versions: dict
+) -> str:
+    """Content hash naming one set of centroids: model, embedding spec, labelled examples, guide versions."""
+    return _digest({"model": model_id, "spec": asdict(spec), "examples": examples, "guides": guide_versions})
+
+
+@dataclass(frozen=True)
+class Centroids:
+    labels: tuple[str, ...]
+    centroids: np.ndarray  # (domains, dim), unit rows
+    mean: np.ndarray  # (dim,), subtracted before cosine when spec.center
+    examples: np.ndarray  # (n, dim), unit rows (k-NN)
+    example_labels: np.ndarray  # (n,) index into labels
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def build_centroids(vectors: np.ndarray, domains: Sequence[str], labels: Sequence[str], center: bool) -> Centroids:
+    vectors = np.asarray(vectors, dtype=np.float64)
+    mean = vectors.mean(axis=0) if center else np.zeros(vectors.shape[1])
+    unit = _unit(vectors - mean)
+    index = np.array([labels.index(d) for d in domains])
+    cents = np.stack([unit[index == i].mean(axis=0) for i in range(len(labels))])
+    return Centroids(tuple(labels), _unit(cents), mean, unit, index)
+
+
+# Per process: centroids by content key. A worker builds them once (one embedding pass over
+# the examples) and every routing DoFn instance of that process reuses them.
+_CENTROID_CACHE: dict[str, Centroids] = {}
+_CENTROID_LOCK = threading.Lock()
+
+
+class EmbeddingRouter:
+    """Nearest-centroid (or k-NN) routing on the router model's own hidden states."""
+
+    def __init__(
+        self,
+        model,
+        guides: dict[str, Guide],
+        default_domain: str,
+        threshold: float = 0.5,
+        extra_examples: Iterable[RouterExample] = (),
+        model_id: str = "",
+        spec: EmbeddingSpec = DEFAULT_EMBEDDING,
+    ):
+        # ``model`` has ``embed`` (a CausalLMScorer, or a PooledModel proxy to the shared copy).
+        self.model = model
+        self.guides = guides
+        self.labels = list(guides)
+        self.default_domain = default_domain
+        self.threshold = threshold
+        self.spec = spec
+        self.examples = labelled_examples(guides, extra_examples)
+        check_router_examples(guides, extra_examples)
+        self.key = centroid_key(
+            model_id or getattr(model, "name", ""), spec, self.examples, {g.id: g.version for g in guides.values()}
+        )
+
+    def _embed(self, conversations: Sequence[list[dict[str, str]]]) -> np.ndarray:
+        s = self.spec
+        return np.asarray(self.model.embed(list(conversations), s.layer, s.pooling, s.max_tokens), dtype=np.float64)
+
+    def centroids(self) -> Centroids:
+        """This setting's centroids: computed on first use in the process, then cached by content key."""
+        with _CENTROID_LOCK:
+            cached = _CENTROID_CACHE.get(self.key)
+            if cached is None:
+                vectors = self._embed([conv for _, conv in self.examples])
+                domains = [d for d, _ in self.examples]
+                cached = build_centroids(vectors, domains, self.labels, self.spec.center)
+                _CENTROID_CACHE[self.key] = cached
+        return cached
+
+    def similarities(self, conversations: Sequence[list[dict[str, str]]]) -> np.ndarray:
+        """Per-domain similarity, ``(prompts, domains)``: cosine to the centroid, or mean of the k nearest."""
+        c = self.centroids()
+        unit = _unit(self._embed(conversations) - c.mean)
+        if self.spec.method == "centroid":
+            return unit @ c.centroids.T
+        sims = unit @ c.examples.T  # (prompts, examples)
+        out = np.full((len(unit), len(c.labels)), -1.0)
+        for j in range(len(c.labels)):
+            own = np.sort(sims[:, c.example_labels == j], axis=1)[:, ::-1][:, : self.spec.k]
+            out[:, j] = own.mean(axis=1)
+        return out
+
+    def route_many(self, conversations: Sequence[list[dict[str, str]]]) -> list[tuple[str, float]]:
+        if not conversations:
+            return []
+        out = []
+        for row in self.similarities(conversations):
+            probs = softmax([float(v) / self.spec.temperature for v in row])
             best = max(range(len(probs)), key=lambda i: probs[i])
             if probs[best] < self.threshold:
                 out.append((self.default_domain, probs[best]))

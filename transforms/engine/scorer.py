@@ -13,6 +13,11 @@ logits. Sums accumulate in float64 whatever the model dtype (log-softmax in floa
 out-of-memory halves the batch and retries; one sequence that fails alone comes back as
 ``SequenceTooLarge``.
 
+``CausalLMScorer.embed`` gives the embedding router a vector per prompt from the same
+loaded model: one layer's hidden state at the end of the prompt's user text (or their mean
+over it), read in the model's own chat template; one forward of at most
+``EMBED_MAX_TOKENS`` tokens per prompt, no LM head, batched under the same token budget.
+
 No Beam import here: the engine is tested and benchmarked on its own.
 """
 
@@ -37,7 +42,15 @@ from transforms.engine.prefix_cache import (
     plan_prefixes,
     slice_blocks,
 )
-from transforms.engine.templating import EncodedSequence, TemplateError, encode_for_scoring, guided_messages
+from transforms.engine.templating import (
+    EncodedSequence,
+    TemplateError,
+    _adds_bos,
+    _fallback_render,
+    _render,
+    encode_for_scoring,
+    guided_messages,
+)
 
 # Rows of logits materialised at once: bounded to ~64M floats (256 MB in float32).
 LOGIT_CHUNK_ELEMENTS = 1 << 26
@@ -87,6 +100,24 @@ def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+# Tokens an embedding reads per prompt (templated conversation, after truncation): routing
+# needs the gist of the request, and the bound keeps a pasted log or file from costing a
+# long forward.
+EMBED_MAX_TOKENS = 256
+# Of those, how many come from the start; the rest from the end (see ``embedding_ids``).
+EMBED_HEAD_FRACTION = 0.25
+POOLINGS = ("last", "mean")
+
+
+def embedding_messages(conversation: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """What a prompt is embedded by: its user and assistant turns, contents stripped.
+
+    The system message is left out: it describes the deployment ("You are a support
+    assistant for ..."), not what this user is asking for.
+    """
+    return [{"role": m["role"], "content": m["content"].strip()} for m in conversation if m["role"] != "system"]
 
 
 # Past + suffix slots of a scoring batch may reach this multiple of the token budget: past
@@ -340,6 +371,150 @@ class CausalLMScorer:
                     out[i] = (value, seq.n_response)
             delta = {k: v - before.get(k, 0) for k, v in self.stats.items() if v != before.get(k, 0)}
         return out, delta
+
+    # -- embeddings (the embedding router) ------------------------------------------------
+
+    def _embedding_text(self, messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
+        """The conversation in the model's chat template, and the character spans of its user turns."""
+        try:
+            text = _render(self.tokenizer, messages, False)
+        except Exception:  # a template that rejects this conversation: the plain fallback format
+            text = _fallback_render(self.tokenizer, messages, False)
+        spans, at = [], 0
+        for m in messages:
+            start = text.find(m["content"], at)
+            if start < 0:  # the template rewrote a turn: use the format whose spans are known
+                return self._embedding_text_plain(messages)
+            at = start + len(m["content"])
+            if m["role"] == "user" and m["content"]:
+                spans.append((start, at))
+        return text, spans
+
+    def _embedding_text_plain(self, messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
+        text = _fallback_render(self.tokenizer, messages, False)
+        spans, at = [], 0
+        for m in messages:
+            start = text.index(m["content"], at)
+            at = start + len(m["content"])
+            if m["role"] == "user" and m["content"]:
+                spans.append((start, at))
+        return text, spans
+
+    def embedding_ids(
+        self, conversation: Sequence[dict[str, str]], max_tokens: int | None
+    ) -> tuple[list[int], list[int]]:
+        """Token ids of the templated conversation, truncated, and the positions of its user-text tokens.
+
+        Over ``max_tokens`` the middle is cut: the first quarter of the budget keeps the
+        opening (the template's preamble, what the conversation started with) and the rest
+        keeps the end (the latest request, and the question that usually follows a pasted
+        document or code, which is what the guide has to fit; ``last`` pooling reads the
+        final user token, so the end must survive).
+        """
+        messages = embedding_messages(conversation)
+        if not any(m["content"] for m in messages if m["role"] == "user"):
+            raise TemplateError("the prompt has no user text to embed")
+        text, spans = self._embedding_text(messages)
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = list(enc["input_ids"])
+        # A token overlapping user text counts as user text (a space may merge into its first word).
+        user = [e > s and any(s < b and e > a for a, b in spans) for s, e in enc["offset_mapping"]]
+        # A model trained with a BOS sees one; its hidden state (an attention sink) is never pooled.
+        if _adds_bos(self.tokenizer) and (not ids or ids[0] != self.tokenizer.bos_token_id):
+            ids, user = [self.tokenizer.bos_token_id, *ids], [False, *user]
+        limit = min(x for x in (max_tokens, self.max_tokens) if x) if (max_tokens or self.max_tokens) else None
+        if limit and len(ids) > limit:
+            head = int(limit * EMBED_HEAD_FRACTION)
+            keep = [*range(head), *range(len(ids) - (limit - head), len(ids))]
+            ids, user = [ids[i] for i in keep], [user[i] for i in keep]
+        pooled = [i for i, u in enumerate(user) if u]
+        if not pooled:
+            raise TemplateError("no user-text token left to embed after truncation")
+        return ids, pooled
+
+    def _embed_batch(self, rows: list[tuple[list[int], int]], layer: int, pooling: str) -> list[list[float]]:
+        width = max(len(ids) for ids, _ in rows)
+        ids_t = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for b, (ids, _pooled) in enumerate(rows):
+            ids_t[b, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            mask[b, : len(ids)] = 1
+        # Right padding: real tokens keep positions 0..n-1 and, the attention being causal,
+        # never see a pad, so a prompt's vector does not depend on its batch.
+        positions = torch.arange(width).repeat(len(rows), 1)
+        self.stats["embed_forwards"] += 1
+        self.stats["embed_tokens"] += int(mask.sum())
+        out = self.body(
+            input_ids=ids_t.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=positions.to(self.device),
+            use_cache=False,
+            output_hidden_states=layer != -1,
+        )
+        hidden = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
+        vectors = []
+        for b, (_ids, pooled) in enumerate(rows):
+            if pooling == "last":
+                vectors.append(hidden[b, pooled[-1]].float().cpu().tolist())
+            else:
+                index = torch.tensor(pooled, device=hidden.device)
+                vectors.append(hidden[b].index_select(0, index).float().mean(dim=0).cpu().tolist())
+        return vectors
+
+    def _embed_guarded(self, rows, layer: int, pooling: str) -> list[list[float]]:
+        try:
+            return self._embed_batch(rows, layer, pooling)
+        except Exception as exc:
+            if not _is_oom(exc):
+                raise
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            self.stats["oom_splits"] += 1
+            if len(rows) == 1:
+                raise SequenceTooLarge(
+                    f"out of memory embedding a {len(rows[0][0])}-token prompt with {self.name}"
+                ) from None
+            half = len(rows) // 2
+            return self._embed_guarded(rows[:half], layer, pooling) + self._embed_guarded(rows[half:], layer, pooling)
+
+    def embed(
+        self,
+        conversations: Sequence[Sequence[dict[str, str]]],
+        layer: int = -1,
+        pooling: str = "last",
+        max_tokens: int | None = EMBED_MAX_TOKENS,
+    ) -> list[list[float]]:
+        """One vector per conversation, from layer ``layer``'s hidden states over its user text.
+
+        The conversation (system message dropped) is rendered with the model's chat
+        template, so the model reads it as the request it is; ``pooling`` is ``last`` (the
+        state at the final user-text token, which has attended to the whole conversation)
+        or ``mean`` (over every user-text token). ``layer`` indexes ``hidden_states`` as
+        transformers does: 0 is the token embeddings, -1 the last layer after the final
+        norm. Prompts are sorted by length and packed under ``batch_tokens`` padded tokens
+        per forward; an out-of-memory halves the batch. Raises ``TemplateError`` for a
+        prompt without user text, ``SequenceTooLarge`` for one that does not fit alone;
+        callers treat the batch as failed.
+        """
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if max_tokens is None:
+            max_tokens = EMBED_MAX_TOKENS
+        if not conversations:
+            return []
+        with self._lock, torch.inference_mode():
+            rows = [self.embedding_ids(c, max_tokens) for c in conversations]
+            order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+            batches: list[list[int]] = [[]]
+            for i in order:  # ascending length: the newest row is the widest of its batch
+                if batches[-1] and len(rows[i][0]) * (len(batches[-1]) + 1) > self.batch_tokens:
+                    batches.append([])
+                batches[-1].append(i)
+            out: list[list[float]] = [[] for _ in rows]
+            for batch in batches:
+                for j, v in zip(batch, self._embed_guarded([rows[j] for j in batch], layer, pooling), strict=True):
+                    out[j] = v
+        return out
 
     def _logprobs_with_reuse(self, seqs: Sequence[EncodedSequence], out: list) -> None:
         cached: dict[tuple[int, ...], KVBlock] = {}
