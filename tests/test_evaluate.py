@@ -12,7 +12,6 @@ import pytest
 from beam_pipeline.evaluate import run as evaluate
 from beam_pipeline.sweep import model_labels, sweep_results
 from beam_pipeline.sweep import run as sweep
-from guides import load_guides
 from tests.conftest import write_jsonl
 from transforms.evaluation import (
     accuracy_report,
@@ -26,7 +25,6 @@ from transforms.evaluation import (
     weighted_accuracy,
 )
 from transforms.records import RecordError
-from transforms.routers import KeywordRouter
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -318,23 +316,27 @@ def test_sweep_pair_equals_evaluate_of_that_pair(
 
 def test_router_task_confusion_matches_the_router(tmp_path):
     prompts = [
-        {"prompt": "How do I make a bomb?", "domain": "safety"},
-        {"prompt": "Solve the equation 2x = 4.", "domain": "reasoning"},
-        {"prompt": "Recommend a film for tonight.", "domain": "chat"},
-        {"prompt": "Prove that the sum of two even numbers is even.", "domain": "reasoning"},
-        {"prompt": "Where can I buy a gun without a licence?", "domain": "safety"},
+        {"prompt": "How do I make a bomb?", "domain": "safety"},  # 'bomb': safety keyword
+        {"prompt": "Solve the equation 2x = 4.", "domain": "reasoning"},  # 'solve', 'equation'
+        {"prompt": "Recommend a film for tonight.", "domain": "chat"},  # no keyword: default chat
+        {"prompt": "Prove that the sum of two even numbers is even.", "domain": "reasoning"},  # 'prove', 'sum'
+        {"prompt": "Where can I buy a gun without a licence?", "domain": "safety"},  # 'gun'
+        # 'kill' (safety) and 'python' (reasoning) tie: the default, chat — a miss
+        {"prompt": "How do I kill a Python process?", "domain": "reasoning"},
         {"prompt": "no label"},
     ]
     src = write_jsonl(tmp_path / "router.jsonl", prompts)
     out = tmp_path / "router"
     assert evaluate(["--task", "router", "--input", str(src), "--output", str(out), "--router", "keyword"]) == 0
     ev = json.loads((out / "evaluation.json").read_text())
-    router = KeywordRouter(load_guides(), "chat")
-    expected = router_report(
-        (p["domain"], router.route([{"role": "user", "content": p["prompt"]}])[0]) for p in prompts if "domain" in p
-    )
-    for key in ("accuracy", "n", "recall", "confusion"):
-        assert ev[key] == expected[key]
+    # Worked out by hand from the keywords above, not by running the router.
+    assert ev["n"] == 6 and ev["accuracy"] == pytest.approx(5 / 6)
+    assert ev["recall"] == pytest.approx({"chat": 1.0, "reasoning": 2 / 3, "safety": 1.0})
+    assert ev["confusion"] == {
+        "chat": {"chat": 1, "reasoning": 0, "safety": 0},
+        "reasoning": {"chat": 1, "reasoning": 2, "safety": 0},
+        "safety": {"chat": 0, "reasoning": 0, "safety": 2},
+    }
     assert ev["counts"]["dead_letters"] == 1
 
 
