@@ -176,8 +176,8 @@ class AnnotateOptions(PipelineOptions):
             dest="max_dead_letter_fraction",
             type=float,
             default=0.05,
-            help="fail the run, publishing nothing, when more than this share of candidates is dead-lettered "
-            "(default 0.05)",
+            help="fail the run, publishing nothing, when more than this share of the records or of the "
+            "candidates is dead-lettered (default 0.05)",
         )
         c.add_argument(
             "--model-copies",
