@@ -135,7 +135,6 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
         | "SumCounts" >> beam.CombinePerKey(sum)
         | "CountRow" >> beam.Map(lambda kv: {"name": kv[0], "value": kv[1]})
     )
-    written_counts = counts | "WriteCounts" >> WriteJsonl(f"{stage}/_counts", 1)
     top_dead = (
         dead | "DeadReasons" >> beam.Map(lambda e: (reason_key(e), 1)) | "CountDeadReasons" >> beam.CombinePerKey(sum)
     )
@@ -144,7 +143,6 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
         written_candidates,
         written_pairs,
         written_dead,
-        written_counts,
     ) | "AllWrites" >> beam.Flatten()
     # Side inputs are complete before the step runs: the publish starts after every write.
     published = (

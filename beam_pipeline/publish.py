@@ -68,16 +68,6 @@ def write_text(path: str, text: str) -> None:
         f.write(text.encode("utf-8"))
 
 
-def read_counts(staging: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for path in list_files(f"{staging}/_counts"):
-        for line in read_text(path).splitlines():
-            if line.strip():
-                row = json.loads(line)
-                counts[row["name"]] = counts.get(row["name"], 0) + int(row["value"])
-    return counts
-
-
 JOURNAL = "_PUBLISH.json"
 
 

@@ -28,6 +28,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import DynamicCache
@@ -51,6 +52,9 @@ from transforms.engine.templating import (
     encode_for_scoring,
     guided_messages,
 )
+
+# Marks a row whose forward failed alone (its failure was recorded by the caller).
+_NO_RESULT = object()
 
 # Rows of logits materialised at once: bounded to ~64M floats (256 MB in float32).
 LOGIT_CHUNK_ELEMENTS = 1 << 26
@@ -286,10 +290,10 @@ class CausalLMScorer:
         sums.index_add_(0, torch.tensor(owner, device=dev), token_lp)
         return sums.cpu().tolist()
 
-    def _guarded(self, rows: list[_Row], want_kv: bool, results: dict[int, object], failed: Callable[[_Row], None]):
-        """Forward ``rows``; on out-of-memory halve and retry; a single row that still fails goes to ``failed``."""
+    def _halving_on_oom(self, rows: list, run: Callable[[list], list], alone: Callable[[Any], Any]) -> list:
+        """``run(rows)``; on out-of-memory halve and retry; a single row that still fails gives ``alone(row)``."""
         try:
-            values = self._forward(rows, want_kv)
+            return run(rows)
         except Exception as exc:
             if not _is_oom(exc):
                 raise
@@ -297,14 +301,16 @@ class CausalLMScorer:
                 torch.cuda.empty_cache()
             self.stats["oom_splits"] += 1
             if len(rows) == 1:
-                failed(rows[0])
-                return
+                return [alone(rows[0])]
             half = len(rows) // 2
-            self._guarded(rows[:half], want_kv, results, failed)
-            self._guarded(rows[half:], want_kv, results, failed)
-            return
+            return self._halving_on_oom(rows[:half], run, alone) + self._halving_on_oom(rows[half:], run, alone)
+
+    def _guarded(self, rows: list[_Row], want_kv: bool, results: dict[int, object], failed: Callable[[_Row], None]):
+        """Forward ``rows`` (halving on out-of-memory); a single row that still fails goes to ``failed``."""
+        values = self._halving_on_oom(rows, lambda rs: self._forward(rs, want_kv), lambda r: failed(r) or _NO_RESULT)
         for r, v in zip(rows, values, strict=True):
-            results[id(r)] = v
+            if v is not _NO_RESULT:
+                results[id(r)] = v
 
     def _too_large(self, out: list, seqs: Sequence[EncodedSequence]) -> Callable[[_Row], None]:
         def fail(row: _Row) -> None:
@@ -462,20 +468,10 @@ class CausalLMScorer:
         return vectors
 
     def _embed_guarded(self, rows, layer: int, pooling: str) -> list[list[float]]:
-        try:
-            return self._embed_batch(rows, layer, pooling)
-        except Exception as exc:
-            if not _is_oom(exc):
-                raise
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            self.stats["oom_splits"] += 1
-            if len(rows) == 1:
-                raise SequenceTooLarge(
-                    f"out of memory embedding a {len(rows[0][0])}-token prompt with {self.name}"
-                ) from None
-            half = len(rows) // 2
-            return self._embed_guarded(rows[:half], layer, pooling) + self._embed_guarded(rows[half:], layer, pooling)
+        def alone(row):
+            raise SequenceTooLarge(f"out of memory embedding a {len(row[0])}-token prompt with {self.name}")
+
+        return self._halving_on_oom(rows, lambda rs: self._embed_batch(rs, layer, pooling), alone)
 
     def embed(
         self,
