@@ -91,6 +91,7 @@ RESULTS_SCHEMA = pa.schema(
         ("rejected_reward", pa.float64()),
         ("margin", pa.float64()),
         ("correct", pa.bool_()),
+        ("chosen_longer", pa.bool_()),  # len(chosen) > len(rejected) in characters: the length split
         ("chosen_logp_strong", pa.float64()),
         ("chosen_logp_weak", pa.float64()),
         ("rejected_logp_strong", pa.float64()),
@@ -415,6 +416,7 @@ class _PairResult(beam.DoFn):
             "rejected_reward": r[key],
             "margin": c[key] - r[key],
             "correct": is_correct(c[key], r[key]),
+            "chosen_longer": len(c["response"]) > len(r["response"]),
             "chosen_logp_strong": c["logp_strong"],
             "chosen_logp_weak": c["logp_weak"],
             "rejected_logp_strong": r["logp_strong"],

@@ -25,6 +25,7 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
 
 from beam_pipeline.config import ConfigError, resolve_model_source
 from beam_pipeline.evaluate import (
@@ -56,6 +57,7 @@ MODEL_SCORES_SCHEMA = pa.schema(
         ("pair_id", pa.string()),
         ("domain", pa.string()),
         ("subset", pa.string()),
+        ("chosen_longer", pa.bool_()),
         ("logp_chosen", pa.float64()),
         ("n_chosen", pa.int32()),
         ("logp_rejected", pa.float64()),
@@ -64,57 +66,147 @@ MODEL_SCORES_SCHEMA = pa.schema(
 )
 
 
-class ScoreWithModel(beam.DoFn):
-    """``(label, model path)`` + all routed pairs (side input) -> that model's log-probs, per guide setting."""
+def _cache_folder(cache: str, fingerprint: str, settings: ModelSettings) -> str:
+    """One folder per (model content, dtype, truncation, reward definition): what a log-prob depends on."""
+    from transforms.keys import SCORING_DEFINITION, _digest
 
-    def __init__(self, base: ModelSettings, guides: dict | None, settings: list[str]):
-        self.base, self.guides, self.settings = base, guides, settings
+    key = _digest(
+        {"definition": SCORING_DEFINITION, "model": fingerprint, "dtype": settings.dtype, "max": settings.max_tokens}
+    )
+    return f"{cache.rstrip('/')}/{key}"
+
+
+def _item_key(conversation: list[dict], response: str, guide: Any) -> str:
+    from transforms.keys import _digest
+
+    return _digest([conversation, response, guide.id if guide else None, guide.version if guide else None])
+
+
+def read_score_cache(folder: str) -> dict[str, tuple[float, int]]:
+    """``item key -> (log-prob, tokens)`` of every file in one model's cache folder (empty when none)."""
+    from beam_pipeline.report import read_table_rows  # lists the folder; none yet -> no rows
+
+    rows = read_table_rows(folder, ["item_key", "logp", "n_tokens"])
+    return {r["item_key"]: (r["logp"], r["n_tokens"]) for r in rows}
+
+
+def write_score_cache(folder: str, rows: list[dict[str, Any]]) -> None:
+    """Add one Parquet file of new scores; written under a temporary name and renamed, so a
+    reader never sees half a file and a retried bundle only duplicates content-keyed rows."""
+    if not rows:
+        return
+    import io
+    import uuid
+
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCORE_CACHE_SCHEMA), buf)
+    name = uuid.uuid4().hex
+    tmp, final = f"{folder}/.tmp-{name}", f"{folder}/part-{name}.parquet"
+    with FileSystems.create(tmp) as f:
+        f.write(buf.getvalue())
+    FileSystems.rename([tmp], [final])
+
+
+SCORE_CACHE_SCHEMA = pa.schema([("item_key", pa.string()), ("logp", pa.float64()), ("n_tokens", pa.int32())])
+
+
+class ScoreWithModel(beam.DoFn):
+    """``(label, model path)`` + all routed pairs (side input) -> that model's log-probs, per guide setting.
+
+    Log-probs are cached per model (``--score-cache``, keyed by the model's content fingerprint,
+    dtype and the exact text and guide scored): adding a model to a sweep scores only that model,
+    and a model whose every item is cached is not even loaded.
+    """
+
+    def __init__(self, base: ModelSettings, guides: dict | None, settings: list[str], cache: str | None):
+        self.base, self.guides, self.settings, self.cache = base, guides, settings, cache
 
     def process(self, model: tuple[str, str], pairs: list[dict[str, Any]]):
         from dataclasses import replace
 
+        from beam_pipeline.config import resolve_compute
         from transforms.engine.scorer import ScoreFailure
+        from transforms.model_store import fingerprint_model
 
         label, path = model
         started = time.monotonic()
-        scorer = load_private(replace(self.base, name=path))
-        try:
-            for setting in self.settings:
-                for lo in range(0, len(pairs), CHUNK_PAIRS):
-                    chunk = pairs[lo : lo + CHUNK_PAIRS]
-                    items = []
-                    for g in chunk:
-                        guide = self.guides.get(g["domain"]) if (self.guides and setting == "guided") else None
-                        items += [(g["conversation"], c["response"], guide) for c in g["candidates"]]
-                    values, _stats = scorer.score_responses(items)
-                    for i, g in enumerate(chunk):
-                        chosen, rejected = values[2 * i], values[2 * i + 1]
-                        failed = next((v for v in (chosen, rejected) if isinstance(v, ScoreFailure)), None)
-                        if failed is not None:
-                            yield beam.pvalue.TaggedOutput(
-                                DEAD_LETTER,
-                                dead_letter(
-                                    failed.stage, f"{label}: {failed.reason}", g["source"], None, setting=setting
-                                ),
-                            )
-                            continue
-                        yield {
-                            "model": label,
-                            "setting": setting,
-                            "pair_id": g["prompt_id"],
-                            "domain": g.get("label_domain") or g["domain"],
-                            "subset": g.get("subset"),
-                            "logp_chosen": chosen[0],
-                            "n_chosen": chosen[1],
-                            "logp_rejected": rejected[0],
-                            "n_rejected": rejected[1],
-                        }
-                log.info("sweep: %s scored %d pair(s) %s", label, len(pairs), setting)
-        finally:
-            # Drop this worker's reference so the model can be freed before the next one loads.
-            del scorer
-            gc.collect()
-        log.info("sweep: %s done in %.1fs", label, time.monotonic() - started)
+        # This worker's own device decides what "auto" means, and the cache key holds the result.
+        device, dtype = resolve_compute(self.base.device, self.base.dtype, remote=False, accelerator=False)
+        settings = replace(self.base, name=path, device=device, dtype=dtype)
+        folder = (
+            _cache_folder(self.cache, fingerprint_model(path, settings.allow_pickle), settings) if self.cache else None
+        )
+        cached = read_score_cache(folder) if folder else {}
+        items = []  # (setting, group, conversation, response, guide, key)
+        for setting in self.settings:
+            for g in pairs:
+                guide = self.guides.get(g["domain"]) if (self.guides and setting == "guided") else None
+                for c in g["candidates"]:
+                    items.append((setting, g, c["response"], guide, _item_key(g["conversation"], c["response"], guide)))
+        todo = list(dict.fromkeys(i[4] for i in items if i[4] not in cached))
+        by_key = {i[4]: i for i in items}
+        fresh: dict[str, Any] = {}
+        if todo:
+            log.info("sweep: %s: %d of %d item(s) to score, %d cached", label, len(todo), len(items), len(cached))
+            scorer = load_private(settings)
+            try:
+                for lo in range(0, len(todo), 2 * CHUNK_PAIRS):
+                    chunk = todo[lo : lo + 2 * CHUNK_PAIRS]
+                    values, _stats = scorer.score_responses(
+                        [(by_key[k][1]["conversation"], by_key[k][2], by_key[k][3]) for k in chunk]
+                    )
+                    fresh.update(zip(chunk, values, strict=True))
+                    if folder:  # per chunk: an interrupted sweep keeps what it scored
+                        write_score_cache(
+                            folder,
+                            [
+                                {"item_key": k, "logp": v[0], "n_tokens": v[1]}
+                                for k, v in zip(chunk, values, strict=True)
+                                if not isinstance(v, ScoreFailure)
+                            ],
+                        )
+                    log.info("sweep: %s scored %d/%d item(s)", label, min(lo + len(chunk), len(todo)), len(todo))
+            finally:
+                # Drop this worker's reference so the model can be freed before the next one loads.
+                del scorer
+                gc.collect()
+        else:
+            log.info("sweep: %s: all %d item(s) cached, model not loaded", label, len(items))
+        value = {**cached, **fresh}
+        for setting in self.settings:
+            for g in pairs:
+                guide = self.guides.get(g["domain"]) if (self.guides and setting == "guided") else None
+                chosen, rejected = (
+                    value[_item_key(g["conversation"], c["response"], guide)] for c in g["candidates"][:2]
+                )
+                failed = next((v for v in (chosen, rejected) if isinstance(v, ScoreFailure)), None)
+                if failed is not None:
+                    yield beam.pvalue.TaggedOutput(
+                        DEAD_LETTER,
+                        dead_letter(failed.stage, f"{label}: {failed.reason}", g["source"], None, setting=setting),
+                    )
+                    continue
+                yield {
+                    "model": label,
+                    "setting": setting,
+                    "pair_id": g["prompt_id"],
+                    "domain": g.get("label_domain") or g["domain"],
+                    "subset": g.get("subset"),
+                    "chosen_longer": len(g["candidates"][0]["response"]) > len(g["candidates"][1]["response"]),
+                    "logp_chosen": chosen[0],
+                    "n_chosen": chosen[1],
+                    "logp_rejected": rejected[0],
+                    "n_rejected": rejected[1],
+                }
+        log.info(
+            "sweep: %s done in %.1fs (%d scored, %d from cache)",
+            label,
+            time.monotonic() - started,
+            len(fresh),
+            len(items) - len(fresh),
+        )
 
 
 def build_sweep_pipeline(p: beam.Pipeline, config: SweepConfig) -> dict[str, Any]:
@@ -126,7 +218,7 @@ def build_sweep_pipeline(p: beam.Pipeline, config: SweepConfig) -> dict[str, Any
         | "SpreadModels" >> beam.Reshuffle()  # one model per worker on distributed runners
     )
     scored = models | "ScoreWithModel" >> beam.ParDo(
-        ScoreWithModel(config.model_settings(""), config.guide_set, config.sweep_settings),
+        ScoreWithModel(config.model_settings(""), config.guide_set, config.sweep_settings, config.score_cache),
         pairs=beam.pvalue.AsList(routed),
     ).with_outputs(DEAD_LETTER, main="rows")
     _ = scored.rows | "WriteModelScores" >> WritePartitionedParquet(
@@ -145,10 +237,15 @@ class SweepConfig(EvaluateConfig):
     """
 
     models: dict[str, str] = field(default_factory=dict)
+    score_cache: str | None = None  # per-model log-prob cache; default OUTPUT/score_cache, "none" turns it off
 
     def validate(self, need_pair: bool = False) -> SweepConfig:
         self.strong = None  # set below: the llm router's fallback, once the models are resolved
         super().validate(need_pair=False)
+        if self.score_cache is None:
+            self.score_cache = f"{self.output.rstrip('/')}/score_cache"
+        elif self.score_cache.strip().lower() == "none":
+            self.score_cache = None
         self.models = {label: resolve_model_source(n, self.allow_pickle) for label, n in self.models.items()}
         self.strong = self.router_model or next(iter(self.models.values()))
         return self
@@ -182,6 +279,12 @@ def sweep_parser():
         default=None,
         help="comma-separated models (folders, hub ids or registry names); at least 2; repeatable",
     )
+    parser.add_argument(
+        "--score-cache",
+        default=None,
+        help="folder (local or gs://) of per-model log-probs, keyed by model content, dtype and text; a rerun "
+        "with one more model scores only that model (default OUTPUT/score_cache; 'none' turns it off)",
+    )
     return parser
 
 
@@ -193,7 +296,7 @@ def parse_sweep_args(argv: list[str]) -> tuple[SweepConfig, list[str]]:
     if len(set(names)) != len(names):
         raise UserError("--models lists a model twice")
     values = {k: getattr(known, k) for k in CONFIG_FIELDS if k not in ("strong", "weak")}
-    return SweepConfig(**values, models=model_labels(names)), rest
+    return SweepConfig(**values, models=model_labels(names), score_cache=known.score_cache), rest
 
 
 def sweep_results(rows: list[dict[str, Any]], models: list[str], settings: list[str], reward: str) -> dict[str, Any]:
@@ -206,7 +309,11 @@ def sweep_results(rows: list[dict[str, Any]], models: list[str], settings: list[
         for r in rows:
             if r["setting"] == setting and r["model"] in per_model:
                 per_model[r["model"]][r["pair_id"]] = r
-                meta[r["pair_id"]] = {"domain": r["domain"], "subset": r["subset"]}
+                meta[r["pair_id"]] = {
+                    "domain": r["domain"],
+                    "subset": r["subset"],
+                    "chosen_longer": r.get("chosen_longer"),
+                }
         reports = {}
         for (a, b), pair_rows in sweep_pairs(per_model, meta, reward).items():
             name = f"{a}>{b}"
@@ -299,17 +406,20 @@ def run_sweep(config: SweepConfig, beam_args: list[str]) -> dict[str, Any]:
     rows = read_table_rows(f"{out}/model_scores", [f.name for f in MODEL_SCORES_SCHEMA])
     dead = read_dead_letters(f"{out}/dead_letter")
     settings = config.sweep_settings
+    # Both rewards from the same log-probs (free); --reward picks the one the ranking and report use.
+    by_reward = {r: sweep_results(rows, list(config.models), settings, r) for r in ("sum", "mean")}
     sweep = {
         "settings": settings,
         "models": config.models,
         "reward": config.reward,
         "router": config.router,
         "guides": {g.id: g.version for g in (config.guide_set or {}).values()},
-        **sweep_results(rows, list(config.models), settings, config.reward),
+        **by_reward[config.reward],
+        "by_reward": by_reward,
         "counts": {"labelled_pairs": len({r["pair_id"] for r in rows}), "dead_letters": len(dead)},
         "dead_letter_reasons": _dead_summary(dead),
         "wall_time_s": round(time.time() - started, 2),
-        "paths": {"sweep": f"{out}/sweep.json", "report": f"{out}/report.html"},
+        "paths": {"sweep": f"{out}/sweep.json", "report": f"{out}/report.html", "score_cache": config.score_cache},
     }
     write_sweep_report(out, sweep)
     _write_json(f"{out}/sweep.json", sweep)

@@ -23,6 +23,7 @@ from transforms.evaluation import (
     router_report,
     sweep_pairs,
     weighted_accuracy,
+    wilson_interval,
 )
 from transforms.records import RecordError
 
@@ -34,6 +35,14 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def _row(chosen: float, rejected: float, domain: str | None, subset: str | None) -> dict:
     return {"correct": is_correct(chosen, rejected), "domain": domain, "subset": subset}
+
+
+def _no_ci(stats: dict) -> dict:
+    """An accuracy entry without its interval (checked on its own in test_wilson_interval...)."""
+    out = {k: v for k, v in stats.items() if k != "ci95"}
+    if "subsets" in out:
+        out["subsets"] = {k: _no_ci(v) for k, v in out["subsets"].items()}
+    return out
 
 
 def test_accuracy_counts_ties_as_wrong_per_domain_and_subset():
@@ -49,17 +58,18 @@ def test_accuracy_counts_ties_as_wrong_per_domain_and_subset():
         _row(-1.0, -1.0, None, None),  # tie, unlabelled
     ]
     rep = accuracy_report(rows)
-    assert rep["overall"] == {"accuracy": 5 / 9, "n": 9, "correct": 5}
+    assert _no_ci(rep["overall"]) == {"accuracy": 5 / 9, "n": 9, "correct": 5}
     assert rep["by_domain"]["safety"]["accuracy"] == 2 / 4 and rep["by_domain"]["safety"]["n"] == 4
     assert rep["by_domain"]["chat"]["accuracy"] == 3 / 4
-    assert rep["by_domain"]["(none)"] == {
+    assert _no_ci(rep["by_domain"]["(none)"]) == {
         "accuracy": 0.0,
         "n": 1,
         "correct": 0,
         "subset_mean": 0.0,
         "subsets": {"(none)": {"accuracy": 0.0, "n": 1, "correct": 0}},
     }
-    assert rep["by_subset"]["harm"] == {"accuracy": 1 / 3, "n": 3, "correct": 1}
+    assert _no_ci(rep["by_subset"]["harm"]) == {"accuracy": 1 / 3, "n": 3, "correct": 1}
+    assert "by_length" not in rep  # rows without lengths: no split is invented
     assert rep["by_subset"]["refusal"]["accuracy"] == 1.0
     # Per-subset weighting: every subset counts the same, unlike the per-pair accuracy.
     assert rep["by_domain"]["safety"]["subset_mean"] == pytest.approx((1 / 3 + 1.0) / 2)
@@ -182,12 +192,40 @@ def test_sweep_results_and_ranking_from_rows():
     out = sweep_results(rows, ["A", "B", "C"], ["guided", "unguided"], "sum")
     assert set(out["pairs"]) == {"A>B", "A>C", "B>A", "B>C", "C>A", "C>B"}
     # A>B, sum: p1 (+2 vs -1) right, p2 (+1 vs -0.5) right, p3 (-1 vs +2) wrong, p4 tie wrong.
-    assert out["pairs"]["A>B"]["guided"]["overall"] == {"accuracy": 0.5, "n": 4, "correct": 2}
+    assert _no_ci(out["pairs"]["A>B"]["guided"]["overall"]) == {"accuracy": 0.5, "n": 4, "correct": 2}
     assert out["pairs"]["A>B"]["guided"]["by_domain"]["safety"]["accuracy"] == 1.0
     assert out["pairs"]["A>B"]["difference"]["overall"] == 0.0
     ranking = out["ranking"]["guided"]["safety"]
     assert [e["accuracy"] for e in ranking] == sorted((e["accuracy"] for e in ranking), reverse=True)
     assert rank_pairs({"x": accuracy_report([])})["overall"] == []
+
+
+def test_wilson_interval_matches_the_closed_form_and_tables():
+    # Reference values computed by hand from the Wilson formula (and equal to
+    # statsmodels.proportion_confint(method="wilson")): 5/9 -> (0.2667, 0.8112); 0/10 -> (0, 0.2775).
+    lo, hi = wilson_interval(5, 9)
+    assert (lo, hi) == (pytest.approx(0.26665, abs=1e-4), pytest.approx(0.81122, abs=1e-4))
+    lo, hi = wilson_interval(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.27753, abs=1e-4)
+    assert wilson_interval(0, 0) is None
+    # Narrows as n grows, and always contains the observed share.
+    widths = [wilson_interval(n // 2, n)[1] - wilson_interval(n // 2, n)[0] for n in (10, 100, 1000)]
+    assert widths == sorted(widths, reverse=True)
+    assert accuracy_report([_row(1, 0, "a", None)] * 3)["overall"]["ci95"] == list(wilson_interval(3, 3))
+
+
+def test_length_split_shows_a_reward_that_only_likes_long_text():
+    # A "reward" that prefers the longer response: right exactly when the chosen one is longer.
+    rows = [
+        {"correct": longer, "chosen_longer": longer, "domain": d, "subset": None}
+        for d in ("chat", "safety")
+        for longer in (True, False, True, False)
+    ]
+    rep = accuracy_report(rows)
+    assert rep["overall"]["accuracy"] == 0.5
+    assert rep["by_length"]["chosen_longer"]["accuracy"] == 1.0 and rep["by_length"]["chosen_longer"]["n"] == 4
+    assert rep["by_length"]["chosen_shorter"]["accuracy"] == 0.0
+    assert rep["by_domain"]["chat"]["by_length"]["chosen_shorter"]["n"] == 2
 
 
 def test_labelled_record_validation():
@@ -288,14 +326,27 @@ def test_evaluate_compare_guides_writes_both_settings(compare_run):
 
 
 def test_sweep_pair_equals_evaluate_of_that_pair(
-    tmp_path, compare_run, labelled_file, chatml_strong, chatml_weak, inst_model
+    tmp_path, monkeypatch, compare_run, labelled_file, chatml_strong, chatml_weak, inst_model
 ):
     rc, eval_out = compare_run
     assert rc == 0
     out = tmp_path / "sweep"
-    models = ",".join(str(m) for m in (chatml_strong, chatml_weak, inst_model))
-    assert sweep(["--input", str(labelled_file), "--output", str(out), "--models", models, "--router", "keyword"]) == 0
+    loads = tmp_path / "loads.jsonl"
+    monkeypatch.setenv("GDR_MODEL_LOAD_LOG", str(loads))
+
+    def run_sweep(*paths) -> list[str]:
+        loads.write_text("")
+        models = ",".join(str(m) for m in paths)
+        args = ["--input", str(labelled_file), "--output", str(out), "--models", models, "--router", "keyword"]
+        assert sweep(args) == 0
+        return sorted(Path(json.loads(line)["name"]).name for line in loads.read_text().splitlines())
+
+    assert run_sweep(chatml_strong, chatml_weak) == sorted([chatml_strong.name, chatml_weak.name])
+    # One more model costs one scoring: the two already swept come from the score cache, not loaded.
+    assert run_sweep(chatml_strong, chatml_weak, inst_model) == [inst_model.name]
     sw = json.loads((out / "sweep.json").read_text())
+    assert run_sweep(chatml_strong, chatml_weak, inst_model) == []  # everything cached: nothing loaded
+    assert json.loads((out / "sweep.json").read_text())["by_reward"] == sw["by_reward"]
     ev = json.loads((eval_out / "evaluation.json").read_text())
     assert len(sw["pairs"]) == 6 and sw["counts"]["labelled_pairs"] == 4
     name = f"{chatml_strong.name}>{chatml_weak.name}"

@@ -17,6 +17,7 @@ What is computed (and what is not):
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -95,8 +96,39 @@ def is_correct(chosen_reward: float, rejected_reward: float) -> bool:
     return chosen_reward > rejected_reward
 
 
+def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """95 % Wilson score interval of a proportion (sound near 0 and 1 and for small n, unlike p ± 1.96·se)."""
+    if not n:
+        return None
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 def _acc(correct: int, n: int) -> dict[str, Any]:
-    return {"accuracy": correct / n if n else None, "n": n, "correct": correct}
+    ci = wilson_interval(correct, n)
+    return {
+        "accuracy": correct / n if n else None,
+        "n": n,
+        "correct": correct,
+        "ci95": None if ci is None else list(ci),
+    }
+
+
+def _length_split(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Accuracy where the chosen response is the longer one vs the shorter one (None without lengths).
+
+    A reward that only likes long (or short) text scores high on one side and low on the other.
+    """
+    known = [r for r in rows if r.get("chosen_longer") is not None]
+    if not known:
+        return None
+    out = {}
+    for name, flag in (("chosen_longer", True), ("chosen_shorter", False)):
+        part = [r for r in known if bool(r["chosen_longer"]) is flag]
+        out[name] = _acc(sum(1 for r in part if r["correct"]), len(part))
+    return out
 
 
 def weighted_accuracy(by_subset: Mapping[str, Mapping[str, Any]], weights: Mapping[str, float] | None = None) -> float:
@@ -116,8 +148,11 @@ def weighted_accuracy(by_subset: Mapping[str, Mapping[str, Any]], weights: Mappi
 def accuracy_report(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Accuracy overall, per domain and per subset from rows with ``correct``, ``domain``, ``subset``.
 
-    Missing domain/subset labels are grouped under ``"(none)"``.
+    Missing domain/subset labels are grouped under ``"(none)"``. Every accuracy carries its
+    95 % Wilson interval (``ci95``); rows with ``chosen_longer`` also give ``by_length``
+    (overall and per domain): accuracy where the chosen response is the longer vs the shorter one.
     """
+    rows = list(rows)
     per_domain: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_subset: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     subsets_of_domain: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -137,8 +172,11 @@ def accuracy_report(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         inner = {s: _acc(*c) for s, c in sorted(subsets_of_domain[d].items())}
         entry["subset_mean"] = weighted_accuracy(inner)
         entry["subsets"] = inner
+        split = _length_split([r for r in rows if (r.get("domain") or UNLABELLED) == d])
+        if split is not None:
+            entry["by_length"] = split
         by_domain[d] = entry
-    return {
+    report = {
         "overall": _acc(correct, n),
         "by_domain": by_domain,
         "by_subset": by_subset,
@@ -147,6 +185,10 @@ def accuracy_report(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             "subset_mean": weighted_accuracy(by_subset) if by_subset else None,
         },
     }
+    split = _length_split(rows)
+    if split is not None:
+        report["by_length"] = split
+    return report
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -232,6 +274,7 @@ def sweep_pairs(
                         "pair_id": pid,
                         "domain": meta[pid].get("domain"),
                         "subset": meta[pid].get("subset"),
+                        "chosen_longer": meta[pid].get("chosen_longer"),
                         "chosen_reward": chosen,
                         "rejected_reward": rejected,
                         "margin": chosen - rejected,
