@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return publish_main(rest)
     if command == "prepare-models":
-        from transforms.engine.prepare_models import prepare_main
+        from beam_pipeline.prepare_cli import prepare_main
 
         return prepare_main(rest)
     if command == "build-tiny-pair":

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from beam_pipeline.prepare_cli import prepare_main
+from transforms.engine import model_packages as mp
 from transforms.engine import prepare_models as pm
 from transforms.engine.model_registry import (
     MANIFEST_NAME,
@@ -145,11 +147,11 @@ def _part_files(tmp_path: Path) -> list[Path]:
 def test_assemble_concatenates_in_order_and_verifies(tmp_path):
     parts = _part_files(tmp_path)
     dest = tmp_path / "out" / "model.gguf"
-    got = pm.assemble(
+    got = mp.assemble(
         parts, dest, _sha(b"".join(PARTS)), [_sha(p) for p in PARTS], [len(p) for p in PARTS], progress=_quiet
     )
     assert got == dest and dest.read_bytes() == b"".join(PARTS)
-    assert pm.sha256_file(dest) == _sha(b"".join(PARTS))
+    assert mp.sha256_file(dest) == _sha(b"".join(PARTS))
     assert sorted(p.name for p in dest.parent.iterdir()) == ["model.gguf"]
 
 
@@ -164,8 +166,8 @@ def test_assemble_refuses_a_corrupted_part_and_names_it(tmp_path):
     data[100] ^= 0x01  # one flipped bit, same size
     parts[1].write_bytes(bytes(data))
     dest = tmp_path / "out" / "model.gguf"
-    with pytest.raises(pm.IntegrityError, match=r"part 2/3 .*sha256"):
-        pm.assemble(
+    with pytest.raises(mp.IntegrityError, match=r"part 2/3 .*sha256"):
+        mp.assemble(
             parts, dest, _sha(b"".join(PARTS)), [_sha(p) for p in PARTS], [len(p) for p in PARTS], progress=_quiet
         )
     _assert_nothing_assembled(dest)
@@ -174,8 +176,8 @@ def test_assemble_refuses_a_corrupted_part_and_names_it(tmp_path):
 def test_assemble_refuses_a_whole_file_mismatch_without_part_hashes(tmp_path):
     parts = _part_files(tmp_path)
     dest = tmp_path / "out" / "model.gguf"
-    with pytest.raises(pm.IntegrityError, match="assembled model.gguf has sha256"):
-        pm.assemble(list(reversed(parts)), dest, _sha(b"".join(PARTS)), progress=_quiet)  # wrong order
+    with pytest.raises(mp.IntegrityError, match="assembled model.gguf has sha256"):
+        mp.assemble(list(reversed(parts)), dest, _sha(b"".join(PARTS)), progress=_quiet)  # wrong order
     _assert_nothing_assembled(dest)
 
 
@@ -183,8 +185,8 @@ def test_assemble_refuses_a_truncated_part_before_reading(tmp_path):
     parts = _part_files(tmp_path)
     parts[2].write_bytes(PARTS[2][:-1])
     dest = tmp_path / "out" / "model.gguf"
-    with pytest.raises(pm.IntegrityError, match=r"part 3/3 .* has 3 bytes"):
-        pm.assemble(parts, dest, _sha(b"".join(PARTS)), part_sizes=[len(p) for p in PARTS], progress=_quiet)
+    with pytest.raises(mp.IntegrityError, match=r"part 3/3 .* has 3 bytes"):
+        mp.assemble(parts, dest, _sha(b"".join(PARTS)), part_sizes=[len(p) for p in PARTS], progress=_quiet)
     _assert_nothing_assembled(dest)
 
 
@@ -193,16 +195,16 @@ def test_assemble_keeps_an_existing_file_when_refusing(tmp_path):
     dest = tmp_path / "out" / "model.gguf"
     dest.parent.mkdir(parents=True)
     dest.write_bytes(b"previous")
-    with pytest.raises(pm.IntegrityError):
-        pm.assemble(parts, dest, "0" * 64, progress=_quiet)
+    with pytest.raises(mp.IntegrityError):
+        mp.assemble(parts, dest, "0" * 64, progress=_quiet)
     assert dest.read_bytes() == b"previous"
 
 
 def test_assemble_reports_a_missing_part(tmp_path):
     parts = _part_files(tmp_path)
     parts[0].unlink()
-    with pytest.raises(pm.PreparationError, match="part 1/3 is missing"):
-        pm.assemble(parts, tmp_path / "out.gguf", "0" * 64, progress=_quiet)
+    with pytest.raises(mp.PreparationError, match="part 1/3 is missing"):
+        mp.assemble(parts, tmp_path / "out.gguf", "0" * 64, progress=_quiet)
 
 
 # --- preparation end to end, with the packages in place and the conversion faked -------------
@@ -230,7 +232,7 @@ def fake_setup(tmp_path, monkeypatch):
     def no_pip(*args, **kwargs):
         raise AssertionError("pip must not run: the packages are installed")
 
-    monkeypatch.setattr(pm.subprocess, "run", no_pip)
+    monkeypatch.setattr(mp.subprocess, "run", no_pip)
     calls = []
 
     def fake_convert(spec, gguf_path, out_dir, dtype="float32", verify=True, progress=None):
@@ -240,6 +242,7 @@ def fake_setup(tmp_path, monkeypatch):
         (out_dir / "model.safetensors").write_bytes(b"weights")
         return {"load_gguf_s": 0.0, "save_s": 0.0}
 
+    # Patched where prepare_model looks it up: prepare_models imports convert_gguf by name.
     monkeypatch.setattr(pm, "convert_gguf", fake_convert)
     return registry, cache, pkgs, calls
 
@@ -267,14 +270,14 @@ def test_prepare_refuses_a_corrupted_part_and_leaves_nothing(fake_setup):
     data = bytearray(part.read_bytes())
     data[-1] ^= 0xFF
     part.write_bytes(bytes(data))
-    with pytest.raises(pm.IntegrityError, match=r"part 2/2"):
+    with pytest.raises(mp.IntegrityError, match=r"part 2/2"):
         pm.prepare_model("fake-model", cache_dir=cache, registry=registry, progress=_quiet)
     assert calls == []
     assert not model_dir("fake-model", cache).exists()
     assert not list(models_dir(cache).glob(".tmp-*"))
     assert not pm.is_prepared(registry.model("fake-model"), model_dir("fake-model", cache))
     # the CLI turns it into one clear line and exit status 2
-    code = pm.prepare_main(["fake-model", "--cache-dir", str(cache), "--registry", str(registry.path)])
+    code = prepare_main(["fake-model", "--cache-dir", str(cache), "--registry", str(registry.path)])
     assert code == 2
 
 
@@ -317,12 +320,12 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
 
 
 def test_cli_lists_and_rejects_unknown_names(tmp_path, capsys):
-    assert pm.prepare_main(["--list", "--cache-dir", str(tmp_path)]) == 0
+    assert prepare_main(["--list", "--cache-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "qwen-0.5b-over-gemma-270m" in out and "not prepared" in out and "hub: NousResearch" in out
-    assert pm.prepare_main(["no-such-model", "--cache-dir", str(tmp_path)]) == 2
+    assert prepare_main(["no-such-model", "--cache-dir", str(tmp_path)]) == 2
     assert "unknown model" in capsys.readouterr().err
-    assert pm.prepare_main(["paper-mistral-7b", "--cache-dir", str(tmp_path)]) == 0  # hub models: nothing to do
+    assert prepare_main(["paper-mistral-7b", "--cache-dir", str(tmp_path)]) == 0  # hub models: nothing to do
     assert not list(tmp_path.iterdir())
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from beam_pipeline.output_tables import reason_kind
 from beam_pipeline.report import main as report
-from beam_pipeline.report import reason_kind
 from beam_pipeline.run import run as annotate
 from tests.conftest import write_jsonl
 
