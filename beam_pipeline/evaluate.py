@@ -42,10 +42,11 @@ from beam_pipeline.config import (
     pair_members,
     resolve_model_source,
 )
+from beam_pipeline.html_report import Report, bar_chart, histograms, pct, write_bytes
 from beam_pipeline.options import AnnotateOptions, unknown_flags
-from beam_pipeline.report import Report, bar_chart, histograms, pct, read_dead_letters, read_table_rows, write_bytes
+from beam_pipeline.output_tables import read_dead_letters, read_table_rows
 from beam_pipeline.run import UserError, setup_logging
-from guides import NO_GUIDE_ID, Guide, GuideError, RouterExample, load_router_examples
+from guides import NO_GUIDE_ID, Guide, GuideError, RouterExample, routing_examples
 from transforms.evaluation import (
     accuracy_report,
     compare_reports,
@@ -205,8 +206,7 @@ class EvaluateConfig:
             self.router_list = self._routers_to_compare()
         if self.guide_set is not None:
             try:
-                if self.router_examples:
-                    self.router_example_set = load_router_examples(self.router_examples, self.guide_set)
+                self.router_example_set = routing_examples(self.guides, self.guide_set, self.router_examples)
                 if "embedding" in (self.router_list or [self.router]):
                     check_router_examples(self.guide_set, self.router_example_set)
             except (GuideError, RouterExamplesError) as exc:

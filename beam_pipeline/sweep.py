@@ -39,7 +39,8 @@ from beam_pipeline.evaluate import (
     shared_parser,
     split_args,
 )
-from beam_pipeline.report import Report, heatmap, pct, read_dead_letters, read_table_rows
+from beam_pipeline.html_report import Report, heatmap, pct, write_bytes
+from beam_pipeline.output_tables import read_dead_letters, read_table_rows
 from beam_pipeline.run import UserError, setup_logging
 from transforms.evaluation import accuracy_report, compare_reports, rank_pairs, sweep_pairs
 from transforms.io import DEAD_LETTER, WriteJsonl, WritePartitionedParquet, dead_letter
@@ -84,7 +85,7 @@ def _item_key(conversation: list[dict], response: str, guide: Any) -> str:
 
 def read_score_cache(folder: str) -> dict[str, tuple[float, int]]:
     """``item key -> (log-prob, tokens)`` of every file in one model's cache folder (empty when none)."""
-    from beam_pipeline.report import read_table_rows  # lists the folder; none yet -> no rows
+    from beam_pipeline.output_tables import read_table_rows  # lists the folder; none yet -> no rows
 
     rows = read_table_rows(folder, ["item_key", "logp", "n_tokens"])
     return {r["item_key"]: (r["logp"], r["n_tokens"]) for r in rows}
@@ -399,6 +400,44 @@ def write_sweep_report(folder: str, sweep: dict[str, Any]) -> str:
     return rep.write()
 
 
+def _cell(stats: dict[str, Any] | None) -> str:
+    """``61.3 (56.9–65.5)``: accuracy and its 95 % interval in points; ``–`` without pairs."""
+    if not stats or not stats.get("n"):
+        return "–"
+    lo, hi = stats["ci95"]
+    return f"{100 * stats['accuracy']:.1f} ({100 * lo:.1f}–{100 * hi:.1f})"
+
+
+def sweep_markdown(sweep: dict[str, Any]) -> str:
+    """sweep.md: per reward and guide setting, every pair's accuracy with 95 % intervals, per
+    domain, and split by whether the chosen response is the longer one (a length artefact shows
+    as a large gap between the last two columns)."""
+    lines = [
+        f"Labelled pairs: {sweep['counts']['labelled_pairs']}; router {sweep['router']}; "
+        "accuracy in % with 95 % Wilson intervals; ties count as wrong; 50 % is chance.",
+    ]
+    rewards = [sweep["reward"], *[r for r in sweep["by_reward"] if r != sweep["reward"]]]
+    for reward in rewards:
+        result = sweep["by_reward"][reward]
+        for setting in sweep["settings"]:
+            order = [e["pair"] for e in result["ranking"][setting]["overall"]]
+            domains = sorted({d for p in result["pairs"].values() for d in p[setting]["by_domain"]})
+            lines += [
+                "",
+                f"### {setting}, {reward} reward",
+                "",
+                "| pair (strong > weak) | overall | " + " | ".join(domains) + " | chosen longer | chosen shorter |",
+                "| --- " * (4 + len(domains)) + "|",
+            ]
+            for name in order:
+                rep = result["pairs"][name][setting]
+                split = rep.get("by_length") or {}
+                cells = [_cell(rep["overall"]), *[_cell(rep["by_domain"].get(d)) for d in domains]]
+                cells += [_cell(split.get("chosen_longer")), _cell(split.get("chosen_shorter"))]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def run_sweep(config: SweepConfig, beam_args: list[str]) -> dict[str, Any]:
     started = time.time()
     out = config.output.rstrip("/")
@@ -419,10 +458,16 @@ def run_sweep(config: SweepConfig, beam_args: list[str]) -> dict[str, Any]:
         "counts": {"labelled_pairs": len({r["pair_id"] for r in rows}), "dead_letters": len(dead)},
         "dead_letter_reasons": _dead_summary(dead),
         "wall_time_s": round(time.time() - started, 2),
-        "paths": {"sweep": f"{out}/sweep.json", "report": f"{out}/report.html", "score_cache": config.score_cache},
+        "paths": {
+            "sweep": f"{out}/sweep.json",
+            "table": f"{out}/sweep.md",
+            "report": f"{out}/report.html",
+            "score_cache": config.score_cache,
+        },
     }
     write_sweep_report(out, sweep)
     _write_json(f"{out}/sweep.json", sweep)
+    write_bytes(f"{out}/sweep.md", sweep_markdown(sweep).encode("utf-8"))
     return sweep
 
 
@@ -437,6 +482,7 @@ def print_sweep_summary(sweep: dict[str, Any], out=sys.stdout) -> None:
             top = ", ".join(f"{e['pair']} {pct(e['accuracy'])}" for e in entries[:3])
             lines.append(f"  {setting:<9} {d:<12} n={entries[0]['n'] if entries else 0:<4} best: {top}")
     lines.append(f"  sweep       {sweep['paths']['sweep']}")
+    lines.append(f"  table       {sweep['paths']['table']}")
     lines.append(f"  report      {sweep['paths']['report']}")
     print("\n".join(lines), file=out)
 

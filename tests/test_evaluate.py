@@ -361,6 +361,12 @@ def test_sweep_pair_equals_evaluate_of_that_pair(
         s, w = by[(chatml_strong.name, r["pair_id"])], by[(chatml_weak.name, r["pair_id"])]
         assert s["logp_chosen"] - w["logp_chosen"] == pytest.approx(r["chosen_reward"], abs=1e-3)
         assert s["logp_rejected"] - w["logp_rejected"] == pytest.approx(r["rejected_reward"], abs=1e-3)
+    # sweep.md: one row per ordered pair in each (reward, setting) table, its cells from sweep.json.
+    table = (out / "sweep.md").read_text()
+    assert table.count(f"| {name} | ") == 4  # sum/mean x guided/unguided
+    overall = sw["pairs"][name]["guided"]["overall"]
+    lo, hi = overall["ci95"]
+    assert f"| {name} | {100 * overall['accuracy']:.1f} ({100 * lo:.1f}–{100 * hi:.1f}) |" in table
     assert (out / "heatmap_guided.png").read_bytes().startswith(PNG_SIGNATURE)
     assert (out / "heatmap_unguided.png").read_bytes().startswith(PNG_SIGNATURE)
 
