@@ -11,7 +11,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["beam_pipeline", "beam_pipeline.*", "transforms", "transforms.*", "guides"]),
     package_data={
-        "guides": ["*.yaml"],
+        "guides": ["*.yaml", "*.jsonl"],
         "beam_pipeline": ["data/*.jsonl", "data/eval/*"],
         "transforms.engine": ["*.yaml"],
     },

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from guides import load_guides, load_router_examples  # noqa: E402
+from guides import load_guides, load_router_examples, routing_examples  # noqa: E402
 from transforms.evaluation import router_report  # noqa: E402
 from transforms.records import parse_conversation  # noqa: E402
 from transforms.routers import (  # noqa: E402
@@ -50,7 +50,7 @@ from transforms.routers import (  # noqa: E402
 )
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
-DEFAULT_SET = ROOT / "beam_pipeline" / "data" / "router_heldout.jsonl"
+DEFAULT_SET = ROOT / "beam_pipeline" / "data" / "router_heldout_v2.jsonl"
 
 
 def load_set(path: str | Path) -> list[dict]:
@@ -225,6 +225,9 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=DEFAULT_MODEL, help="router model: registry name or folder")
     p.add_argument("--routers", default="keyword,embedding,llm")
     p.add_argument("--router-examples", default=None, help="extra {prompt, domain} JSONL for the centroids")
+    p.add_argument(
+        "--no-shipped-examples", action="store_true", help="leave out guides/router_examples.jsonl (ablation)"
+    )
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--default-domain", default="chat")
     p.add_argument("--batch-tokens", type=int, default=8192)
@@ -237,7 +240,12 @@ def main(argv=None) -> int:
     p.add_argument("--cache", default="/tmp/gdr-bench-router", help="--tune: where embeddings are cached")
     args = p.parse_args(argv)
     guides = load_guides()
-    extra = load_router_examples(args.router_examples, guides) if args.router_examples else ()
+    # As gdr does: the built-in folder's router_examples.jsonl, then --router-examples;
+    # --no-shipped-examples leaves the shipped file out (how its worth was measured).
+    if args.no_shipped_examples:
+        extra = load_router_examples(args.router_examples, guides) if args.router_examples else ()
+    else:
+        extra = routing_examples("builtin", guides, args.router_examples)
     records = load_set(args.input)
     if args.tune:
         rows = tune(args, records, guides, extra)

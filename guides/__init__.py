@@ -13,8 +13,9 @@ A guide's ``version`` is a hash of its content, examples included, written next 
 score, so a changed guide is visible in the output without anyone remembering to bump a
 number, and the router setting (which holds every guide's version) changes with it.
 
-:func:`load_router_examples` reads a user's own ``{prompt, domain}`` JSONL records
-(``--router-examples FILE``) that add to the guides' examples.
+:func:`routing_examples` adds more labelled prompts: the guide folder's own
+``router_examples.jsonl`` (the built-in folder ships one) and a user's
+``--router-examples FILE``; both only decide routes and are not part of any guide's version.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import yaml
 
 BUILTIN_GUIDES_DIR = Path(__file__).resolve().parent
 PLACEMENTS = ("system", "user_prefix")
+ROUTER_EXAMPLES_FILE = "router_examples.jsonl"  # optional, next to the guide files
 NO_GUIDE_ID = "none"
 ROLES = ("system", "user", "assistant")
 
@@ -191,7 +193,9 @@ class RouterExample:
     conversation: Conversation
 
 
-def load_router_examples(path: str | os.PathLike, guide_ids: Iterable[str]) -> tuple[RouterExample, ...]:
+def load_router_examples(
+    path: str | os.PathLike, guide_ids: Iterable[str], what: str = "--router-examples"
+) -> tuple[RouterExample, ...]:
     """Read ``{"prompt", "domain"}`` JSONL records; every domain must name a guide.
 
     The file is read once, by the launcher: its records travel with the routing step, so
@@ -202,7 +206,7 @@ def load_router_examples(path: str | os.PathLike, guide_ids: Iterable[str]) -> t
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise GuideError(f"--router-examples: cannot read {path}: {exc}") from None
+        raise GuideError(f"{what}: cannot read {path}: {exc}") from None
     out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -219,5 +223,26 @@ def load_router_examples(path: str | os.PathLike, guide_ids: Iterable[str]) -> t
             raise GuideError(f"{where}: domain {domain!r} has no guide (guides: {', '.join(sorted(known))})")
         out.append(RouterExample(domain, parse_example(rec.get("prompt"), where)))
     if not out:
-        raise GuideError(f"--router-examples: no records in {path}")
+        raise GuideError(f"{what}: no records in {path}")
     return tuple(out)
+
+
+def routing_examples(
+    guides_arg: str, guide_ids: Iterable[str], user_file: str | os.PathLike | None = None
+) -> tuple[RouterExample, ...]:
+    """Labelled prompts for the embedding router beyond the guides' own ``examples:``.
+
+    First the guide folder's ``router_examples.jsonl`` when it has one (the built-in folder
+    ships one: labelled prompts that mark where each domain ends), then the user's
+    ``--router-examples`` file. They only decide routes: they are in the route key, not in
+    any guide's version, so adding examples re-routes but never rescores by itself.
+    """
+    guide_ids = list(guide_ids)
+    folder = BUILTIN_GUIDES_DIR if guides_arg == "builtin" else Path(guides_arg)
+    shipped = folder / ROUTER_EXAMPLES_FILE
+    out: tuple[RouterExample, ...] = ()
+    if shipped.is_file():
+        out += load_router_examples(shipped, guide_ids, what=str(shipped))
+    if user_file:
+        out += load_router_examples(user_file, guide_ids)
+    return out

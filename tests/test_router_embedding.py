@@ -20,7 +20,7 @@ import pytest
 import torch
 import yaml
 
-from guides import GuideError, RouterExample, guide_from_dict, load_guides, load_router_examples
+from guides import GuideError, RouterExample, guide_from_dict, load_guides, load_router_examples, routing_examples
 from tests.conftest import REPO, SAMPLE_CORPUS, write_jsonl
 from transforms import routers
 from transforms.records import parse_conversation
@@ -35,7 +35,9 @@ from transforms.routers import (
 )
 
 DATA = REPO / "beam_pipeline" / "data"
-SETS = {name: DATA / f"router_{name}.jsonl" for name in ("dev", "heldout", "eval", "sample")}
+SETS = {name: DATA / f"router_{name}.jsonl" for name in ("dev", "eval", "sample")}
+# The first held-out set, inspected and then shipped as the built-in folder's extra router examples.
+SETS["heldout"] = REPO / "guides" / "router_examples.jsonl"
 DOMAINS = ("chat", "reasoning", "safety")
 
 MULTI = [
@@ -342,7 +344,10 @@ def test_evaluate_config_reads_router_examples(tmp_path, chatml_strong):
     extra = write_jsonl(tmp_path / "extra.jsonl", [{"prompt": "Is 91 prime?", "domain": "reasoning"}])
     base = {"input": [str(src)], "output": str(tmp_path / "o"), "task": "router", "strong": str(chatml_strong)}
     config = EvaluateConfig(**base, router="embedding", router_examples=str(extra)).validate()
-    assert config.router_example_set == (RouterExample("reasoning", (("user", "Is 91 prime?"),)),)
+    # The built-in guide folder's shipped examples first, then the user's file.
+    shipped = routing_examples("builtin", config.guide_set)
+    assert len(shipped) == 168 and {ex.domain for ex in shipped} == {"chat", "reasoning", "safety"}
+    assert config.router_example_set == (*shipped, RouterExample("reasoning", (("user", "Is 91 prime?"),)))
     assert config.router_list == ["keyword", "embedding", "llm"]
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "Hi", "domain": "poetry"}])
     with pytest.raises(ConfigError, match="has no guide"):
