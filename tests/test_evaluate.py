@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from beam_pipeline.evaluate import run as evaluate
-from beam_pipeline.sweep import model_labels, sweep_results
+from beam_pipeline.sweep import model_labels
 from beam_pipeline.sweep import run as sweep
+from beam_pipeline.sweep_report import sweep_results
 from tests.conftest import write_jsonl
 from transforms.evaluation import (
     accuracy_report,
