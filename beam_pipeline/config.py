@@ -13,7 +13,8 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 
-from guides import Guide, GuideError, RouterExample, load_guides, load_router_examples
+from guides import Guide, GuideError, RouterExample, load_guides, routing_examples
+from transforms.engine.generator import SamplingSettings
 from transforms.engine.models import ModelLoadError, check_model_source, pin_hub_revision
 from transforms.model_pool import ModelSettings
 from transforms.pairing import PAIRING_STRATEGIES
@@ -220,6 +221,13 @@ class AnnotateConfig:
     max_dead_letter_fraction: float = 0.05
     model_copies: int | None = None  # None: one per visible GPU on the worker, 1 on CPU
     accelerator_hint: str | None = None
+    # On-policy candidates (--generate N): sample N responses per prompt-only record from --policy.
+    generate: int = 0  # 0: off
+    policy: str | None = None  # default: the strong model (sharing its loaded copy)
+    top_up: bool = False  # also fill records that have responses up to N
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 512
 
     # Filled by validate()
     router_example_set: tuple[RouterExample, ...] = field(default=(), repr=False)
@@ -232,6 +240,8 @@ class AnnotateConfig:
     existing_score_files: list[tuple[str, str]] = field(default_factory=list, repr=False)
     scoring_setting: str = field(default="", repr=False)
     router_setting: str = field(default="", repr=False)
+    generation_setting: str = field(default="", repr=False)
+    existing_generation_files: list[tuple[str, str]] = field(default_factory=list, repr=False)
     fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
     model_paths: dict[str, str] = field(default_factory=dict, repr=False)  # name -> what the loader gets
 
@@ -240,7 +250,8 @@ class AnnotateConfig:
         return "reward" if self.reward == "sum" else "reward_mean"
 
     def model_settings(self, name: str) -> ModelSettings:
-        key = {self.strong: "strong", self.weak: "weak"}.get(name)
+        # The same name gets the same settings, hence the same loaded copy (strong = policy).
+        key = {self.policy: "policy", self.strong: "strong", self.weak: "weak"}.get(name) if name else None
         fingerprint = self.fingerprints.get(key) if key else self.fingerprints.get("router", "")
         return model_settings_for(self, name, self.model_paths.get(name), fingerprint or "", self.compute)
 
@@ -251,6 +262,7 @@ class AnnotateConfig:
             "input_mtimes",
             "guide_set",
             "existing_score_files",
+            "existing_generation_files",
             "model_paths",
             "router_example_set",
         ):
@@ -273,13 +285,18 @@ class AnnotateConfig:
                 "strong": self.strong,
                 "weak": self.weak,
                 "router": self.router_model or self.strong,
+                "policy": self.policy if self.generate else None,
                 "fingerprints": self.fingerprints,
                 "paths": self.model_paths,
                 "device": self.compute[0],
                 "dtype": self.compute[1],
             },
             "guides": {g.id: g.version for g in (self.guide_set or {}).values()},
-            "keys": {"scoring_setting": self.scoring_setting, "router_setting": self.router_setting},
+            "keys": {
+                "scoring_setting": self.scoring_setting,
+                "router_setting": self.router_setting,
+                "generation_setting": self.generation_setting or None,
+            },
             "input_files": [
                 {"path": p, "size_bytes": s, "modified": self.input_mtimes.get(p)} for p, s in self.input_files
             ],
@@ -306,8 +323,7 @@ class AnnotateConfig:
         self.guide_set = check_scoring_options(self, (("--pairing", self.pairing, PAIRING_STRATEGIES),))
         if self.guide_set is not None:
             try:
-                if self.router_examples:
-                    self.router_example_set = load_router_examples(self.router_examples, self.guide_set)
+                self.router_example_set = routing_examples(self.guides, self.guide_set, self.router_examples)
                 if self.router == "embedding":
                     check_router_examples(self.guide_set, self.router_example_set)
             except (GuideError, RouterExamplesError) as exc:
@@ -320,6 +336,7 @@ class AnnotateConfig:
             raise ConfigError(f"--run-date is not a valid date: {self.run_date}") from None
         if self.min_margin < 0:
             raise ConfigError("--min-margin must be >= 0")
+        self._check_generation()
         if self.output_shards != "auto" and not (isinstance(self.output_shards, int) and self.output_shards >= 1):
             raise ConfigError(f"--output-shards must be 'auto' or a positive integer, got {self.output_shards!r}")
         if not self.output_file_mb > 0:
@@ -342,6 +359,31 @@ class AnnotateConfig:
         self.input_mtimes = input_mtimes(self.input)
         self._derive_keys()
         return self
+
+    def _check_generation(self) -> None:
+        """``--generate`` and its sampling flags (checked before any model is resolved)."""
+        if self.generate < 0:
+            raise ConfigError(f"--generate must be >= 0, got {self.generate}")
+        if not self.generate:
+            for flag, set_ in (("--policy", self.policy is not None), ("--top-up", self.top_up)):
+                if set_:
+                    raise ConfigError(f"{flag} needs --generate N (the number of candidates to sample per prompt)")
+            return
+        if not self.temperature >= 0:
+            raise ConfigError(f"--temperature must be >= 0 (0 is greedy), got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
+        if self.max_tokens is not None and self.max_new_tokens >= self.max_tokens:
+            raise ConfigError(
+                f"--max-new-tokens {self.max_new_tokens} leaves no room for a prompt under --max-tokens {self.max_tokens}"
+            )
+
+    def sampling(self) -> SamplingSettings:
+        """The ``SamplingSettings`` of ``--generate``."""
+        # Normalised types: 1 and 1.0 must give the same generation key.
+        return SamplingSettings(float(self.temperature), float(self.top_p), int(self.max_new_tokens))
 
     def _check_paths_reach_workers(self) -> None:
         """Dataflow workers cannot see the launcher's disk: refuse local paths there, warn elsewhere."""
@@ -375,7 +417,9 @@ class AnnotateConfig:
             self.strong, self.weak = self.strong or strong, self.weak or weak
         if not self.strong or not self.weak:
             raise ConfigError("give --pair NAME or both --strong and --weak")
-        for name in (self.strong, self.weak, self.router_model):
+        if self.generate and not self.policy:
+            self.policy = self.strong
+        for name in (self.strong, self.weak, self.router_model, self.policy if self.generate else None):
             if name and name not in self.model_paths:
                 self.model_paths[name] = resolve_model_source(name, self.allow_pickle)
 
@@ -398,7 +442,18 @@ class AnnotateConfig:
         self.router_setting = router_setting(
             self.router, router_fp, self.router_threshold, self.default_domain, versions
         )
-        self.existing_score_files = [] if self.rescore else published_score_files(self.output)
+        published = published_score_files(self.output)
+        self.existing_score_files = [] if self.rescore else published
+        if self.generate:
+            from transforms.keys import generation_setting
+
+            self.fingerprints["policy"] = fingerprint(self.policy)
+            # The dtype actually used: bf16 samples on a GPU are not the float32 samples of a CPU run.
+            self.generation_setting = generation_setting(
+                self.fingerprints["policy"], self.compute[1], self.sampling().as_dict(), self.seed
+            )
+            # --rescore scores again but keeps the samples: a sample is a sample of these settings.
+            self.existing_generation_files = published
 
 
 def _embedded(options) -> bool:

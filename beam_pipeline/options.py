@@ -116,7 +116,7 @@ class AnnotateOptions(PipelineOptions):
             default=0.0,
             help="smallest reward margin for a pair (default 0)",
         )
-        g.add_argument("--seed", type=int, default=0, help="seed for best-random pairing")
+        g.add_argument("--seed", type=int, default=0, help="seed for best-random pairing and for --generate's sampling")
         g.add_argument(
             "--run-date",
             dest="run_date",
@@ -217,6 +217,33 @@ class AnnotateOptions(PipelineOptions):
             action="store_true",
             help="score everything again instead of reusing published scores with the same content key",
         )
+        gen = parser.add_argument_group("on-policy candidates")
+        gen.add_argument(
+            "--generate",
+            type=int,
+            default=0,
+            help="sample N responses per prompt-only record (no 'responses') from --policy; 0 (default) is off",
+        )
+        gen.add_argument(
+            "--policy",
+            default=None,
+            help="model to sample from, same forms as --strong (default: the strong model, sharing its loaded copy)",
+        )
+        gen.add_argument(
+            "--top-up",
+            dest="top_up",
+            action="store_true",
+            help="with --generate N: also sample for records that have responses, up to N candidates per prompt",
+        )
+        gen.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 is greedy (default 1)")
+        gen.add_argument("--top-p", dest="top_p", type=float, default=1.0, help="nucleus sampling mass (default 1)")
+        gen.add_argument(
+            "--max-new-tokens",
+            dest="max_new_tokens",
+            type=_positive_int,
+            default=512,
+            help="longest sampled response in tokens (default 512); prompt + this must fit --max-tokens",
+        )
         g.add_argument(
             "--allow-pickle",
             dest="allow_pickle",
@@ -257,6 +284,12 @@ APP_FIELDS = (
     "max_dead_letter_fraction",
     "model_copies",
     "accelerator_hint",
+    "generate",
+    "policy",
+    "top_up",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
 )
 
 

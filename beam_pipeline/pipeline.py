@@ -1,10 +1,14 @@
-"""Assemble the annotation graph: read -> prepare -> route -> score -> pair -> write -> publish.
+"""Assemble the annotation graph: read -> prepare -> [generate] -> route -> score -> pair -> write -> publish.
 
 ``build_pipeline(p, config)`` only builds; ``run.py`` launches it. Every output is
 written under the attempt's staging prefix; the graph's last step (``PublishRun``) waits
 for every write, checks the counts and publishes, so the job publishes itself whether or
 not a launcher waits for it. Counts that cannot be read back from the outputs (rows read,
 candidates in) are computed in the graph, so the summary reconciles on every runner.
+
+With ``--generate N`` the sampling slots count as candidates in (each ends scored, reused
+or dead-lettered like a given response), so ``prompts x N = scored + reused +
+dead-lettered`` for a prompt-only corpus.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import apache_beam as beam
 from beam_pipeline.config import AnnotateConfig
 from beam_pipeline.publish import attempt_staging
 from beam_pipeline.publish_step import PublishRun, reason_key
-from transforms.incremental import ReadExistingScores, ReuseRoutes, ReuseScores
+from transforms.generation import GenerateCandidates
+from transforms.incremental import ReadExistingScores, ReadStoredGenerations, ReuseGenerations, ReuseRoutes, ReuseScores
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet
 from transforms.prepare import PrepareGroups
 from transforms.routers import MODEL_ROUTERS
@@ -54,11 +59,38 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     run_date = config.run_date
 
     read = p | "ReadCorpus" >> ReadCorpus(config.input_files)
-    prepared = read["records"] | "PrepareGroups" >> PrepareGroups(frozenset(guides) if guides else None)
+    prepared = read["records"] | "PrepareGroups" >> PrepareGroups(
+        frozenset(guides) if guides else None, config.generate, config.top_up
+    )
     existing = p | "ExistingScores" >> ReadExistingScores(config.existing_score_files)
+    groups_in, generation_dead, generation_counts = prepared["groups"], [], []
+
+    # On-policy candidates: reuse stored samples by generation_key, sample only the rest.
+    if config.generate:
+        stored = p | "StoredGenerations" >> ReadStoredGenerations(config.existing_generation_files)
+        planned = groups_in | "ReuseGenerations" >> ReuseGenerations(stored, config.generation_setting, config.policy)
+        sampled = planned | "GenerateCandidates" >> GenerateCandidates(
+            config.model_settings(config.policy),
+            config.sampling(),
+            config.policy,
+            config.score_retries,
+            accelerator_hint=config.accelerator_hint,
+            count_load=config.policy not in (config.strong, config.weak),
+        )
+        groups_in, generation_dead = sampled["groups"], [sampled[DEAD_LETTER]]
+
+        def generated(g, reused: bool) -> int:
+            return sum(c.get("generation_reused") is reused for c in g["candidates"])
+
+        generation_counts = [
+            _count(groups_in, "Generated", "generated", lambda g: generated(g, False)),
+            _count(groups_in, "GenerationsReused", "generations_reused", lambda g: generated(g, True)),
+            # every slot is a candidate in: it ends scored, reused or dead-lettered
+            _count(prepared["groups"], "SamplingSlots", "candidates_in", lambda g: g["generate"]["count"]),
+        ]
 
     # Routing: reuse earlier decisions, route only prompts never seen with this setting.
-    routes = prepared["groups"] | "ReuseRoutes" >> ReuseRoutes(existing, config.router_setting)
+    routes = groups_in | "ReuseRoutes" >> ReuseRoutes(existing, config.router_setting)
     newly_routed = routes["to_route"] | "RouteToGuide" >> RouteToGuide(
         guides,
         config.router,
@@ -82,7 +114,12 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     pairs = groups | "BuildPairs" >> beam.FlatMap(
         pair_rows, config.pairing, config.min_margin, config.reward_key, config.strong, config.weak, config.seed
     )
-    dead = (read[DEAD_LETTER], prepared[DEAD_LETTER], scored[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
+    dead = (
+        read[DEAD_LETTER],
+        prepared[DEAD_LETTER],
+        *generation_dead,
+        scored[DEAD_LETTER],
+    ) | "AllDeadLetters" >> beam.Flatten()
     dead = dead | "StampRunDate" >> beam.Map(lambda e, d: {**e, "run_date": d}, run_date)
 
     written_scores = scores | "WriteScores" >> WritePartitionedParquet(
@@ -129,6 +166,7 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
             groups | "ScoredByDomain" >> beam.Map(lambda g: (f"scored_by_domain:{g['domain']}", len(g["scored"]))),
             pairs | "PairsByDomain" >> beam.Map(lambda r: (f"pairs_by_domain:{r['domain']}", 1)),
             dead | "DeadByStage" >> beam.Map(lambda e: (_dead_key(e), 1)),
+            *generation_counts,
         )
         | "FlattenCounts" >> beam.Flatten()
         | "StageCounters" >> beam.Map(_as_counter)

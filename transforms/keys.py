@@ -11,6 +11,14 @@ stored score holds both, and the flag only decides how pairs are ranked.
 ``route_key`` names one routing decision: the conversation, the record's own domain
 label, and the router setting (kind, router model, threshold, default domain and the
 versions of every guide, whose descriptions/keywords the routers read).
+
+``generation_key`` names one on-policy sample (``--generate``): the conversation, the
+sample's index among the prompt's samples, and the generation setting (the policy's
+fingerprint, the dtype, the sampling settings, ``--seed`` and ``GENERATION_DEFINITION``).
+The sampler's seed is derived from the key (``generation_seed``), so the same key draws the
+same sample, and a later run reuses the stored text instead of sampling again. Which
+engine sampled (transformers, or vLLM on a GPU worker) is not part of it: both draw from
+the same distribution, but not the same sample for a seed.
 """
 
 from __future__ import annotations
@@ -22,6 +30,10 @@ from typing import Any
 # The reward definition: sum over response tokens (offset boundary, end-of-turn tokens
 # included) of log p_strong - log p_weak, each model with its own chat template.
 SCORING_DEFINITION = "gdr-density-ratio-v1"
+# The sampling definition: the policy's own chat template with its generation prompt, no
+# guide, stop at end of turn, temperature then nucleus (top-p) filtering; bump it whenever
+# the rendering or sampling rules change.
+GENERATION_DEFINITION = "gdr-sampling-v1"
 
 
 def _digest(obj: Any) -> str:
@@ -43,3 +55,19 @@ def score_key(conversation: list[dict], response: str, setting: str, guide_id: s
 
 def route_key(conversation: list[dict], domain_hint: str | None, setting: str) -> str:
     return _digest([setting, conversation, domain_hint])
+
+
+def generation_setting(policy_fp: str, dtype: str, sampling: dict[str, Any], seed: int) -> str:
+    """Everything a sample depends on besides its prompt and index (see module docstring)."""
+    return _digest(
+        {"definition": GENERATION_DEFINITION, "policy": policy_fp, "dtype": dtype, "sampling": sampling, "seed": seed}
+    )
+
+
+def generation_key(conversation: list[dict], setting: str, sample_index: int) -> str:
+    return _digest([setting, conversation, sample_index])
+
+
+def generation_seed(key: str) -> int:
+    """The sampler's seed for the sample ``key`` names (63 bits: every RNG takes it)."""
+    return int(key[:16], 16) & (2**63 - 1)

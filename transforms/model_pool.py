@@ -7,7 +7,9 @@ and serves it from a thread; every other process (and every DoFn, routing and sc
 alike) reaches the same copy through a proxy. What crosses the process boundary is text
 in (conversation, response, guide) and floats out, one round trip per batch
 (``CausalLMScorer.score_responses``; ``CausalLMScorer.embed`` for the embedding router, so
-routing and scoring use the same copy).
+routing and scoring use the same copy). On-policy generation (``generate``) runs on the same
+copy too: requests in, texts out, one round trip per batch; a policy that is also the strong
+model has the same ``ModelSettings``, hence the same copy.
 
 ``--model-copies N`` keeps N copies per machine (default: one per visible GPU, 1 on CPU);
 a process uses copy ``pid % N``, placed on GPU ``copy % device_count``. A model that
@@ -27,8 +29,12 @@ import struct
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the engine imports torch: only workers that load a model pay for it
+    from transforms.engine.generator import Generated, GenerationFailure, GenerationRequest, SamplingSettings
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,10 @@ log = logging.getLogger(__name__)
 POOL_DIR_ENV = "GDR_POOL_DIR"
 # Test and audit hook: every real model load appends one JSON line here.
 LOAD_LOG_ENV = "GDR_MODEL_LOAD_LOG"
+# "transformers" keeps generation on the loaded copy even where vLLM is importable on a GPU.
+GENERATION_ENGINE_ENV = "GDR_GENERATION_ENGINE"
+# Most rows one generation batch holds; --batch-tokens bounds the cached positions too.
+GENERATION_BATCH_ROWS = 64
 
 
 class ModelLoadFailed(RuntimeError):
@@ -173,6 +183,8 @@ class ModelServer:
         except Exception as exc:  # what a user can act on comes first in the message
             raise ModelLoadFailed(f"cannot load model {settings.name}: {str(exc).splitlines()[0]}") from exc
         self.scorer = CausalLMScorer(loaded, batch_tokens=settings.batch_tokens, max_tokens=settings.max_tokens)
+        self.settings, self.path = settings, path
+        self._generator = None  # made on the first generate(): scoring-only jobs never pay for it
         self.load_seconds = time.monotonic() - started
         self.pid = os.getpid()
         self.device = str(loaded.device)
@@ -187,6 +199,47 @@ class ModelServer:
 
     def embed(self, conversations, layer=-1, pooling="last", max_tokens=None):
         return self.scorer.embed(conversations, layer, pooling, max_tokens)
+
+    def _make_generator(self):
+        """vLLM's offline engine on a GPU where it is importable, else the loaded copy (transformers)."""
+        from transforms.engine.generator import CausalLMGenerator, VLLMGenerator, vllm_available
+
+        loaded = self.scorer.loaded
+        engine = os.environ.get(GENERATION_ENGINE_ENV, "auto")
+        if engine != "transformers" and loaded.device.type == "cuda" and vllm_available():
+            import torch
+
+            free, total = torch.cuda.mem_get_info(loaded.device)
+            # vLLM takes a share of the whole GPU for its weights and KV pool: most of what the
+            # scoring copy left free, never all of it.
+            share = max(0.05, 0.85 * free / total)
+            log.info("generating with vLLM for %s (%.0f%% of the GPU)", self.settings.name, share * 100)
+            return VLLMGenerator(
+                self.path,
+                loaded.tokenizer,
+                self.dtype,
+                self.scorer.max_tokens,
+                share,
+                trust_remote_code=self.settings.trust_remote_code,
+                lock=self.scorer._lock,
+            )
+        # The scorer's lock: generation and scoring forward passes on one copy never overlap.
+        return CausalLMGenerator(
+            loaded,
+            max_tokens=self.settings.max_tokens,
+            batch_size=GENERATION_BATCH_ROWS,
+            batch_tokens=self.settings.batch_tokens,
+            lock=self.scorer._lock,
+        )
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
+    ) -> list[Generated | GenerationFailure]:
+        """``GenerationRequest``s -> ``Generated`` or ``GenerationFailure`` each, in order."""
+        with self.scorer._lock:
+            if self._generator is None:
+                self._generator = self._make_generator()
+        return self._generator.generate(requests, sampling)
 
     def info(self) -> dict[str, Any]:
         return {"pid": self.pid, "load_seconds": self.load_seconds, "device": self.device, "dtype": self.dtype}
@@ -229,8 +282,8 @@ def _remove_quietly(path: str) -> None:
 class PooledModel:
     """A handle on the machine's shared copy of one model; loads it on first use.
 
-    Exposes what ``DensityRatioScorer`` and the routers call: ``name``, ``score_responses``
-    and ``embed``. ``load_info`` says whether this process did the load (for metrics).
+    Exposes what ``DensityRatioScorer``, the routers and the generation step call: ``name``,
+    ``score_responses``, ``embed`` and ``generate``. ``load_info`` says whether this process did the load (for metrics).
     """
 
     def __init__(self, settings: ModelSettings):
@@ -258,6 +311,12 @@ class PooledModel:
     def embed(self, conversations, layer=-1, pooling="last", max_tokens=None):
         # Positional: one round trip per batch through the cross-process proxy.
         return self.acquire()._server.embed(conversations, layer, pooling, max_tokens)
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], sampling: SamplingSettings
+    ) -> list[Generated | GenerationFailure]:
+        # One round trip per batch: the requests cross the process boundary, texts come back.
+        return self.acquire()._server.generate(requests, sampling)
 
 
 def load_private(settings: ModelSettings):

@@ -5,6 +5,8 @@ Pure Python (no Beam, no torch). An input record is one JSONL line or Parquet ro
 * ``{"prompt": ..., "responses": [str, ...]}`` - one prompt, N candidates;
 * ``{"prompt": ..., "response": str}`` - one candidate per row, grouped by ``prompt_id``
   when present, else by a stable hash of the prompt;
+* ``{"prompt": ...}`` (or ``"responses": []``) - a prompt only, accepted when the run
+  generates candidates (``--generate N``): ``responses`` comes back empty;
 * optional ``prompt_id`` (str), ``domain`` (str), ``metadata`` (object).
 
 ``prompt`` is a string (one user turn) or a list of ``{"role", "content"}`` messages
@@ -92,8 +94,11 @@ def _metadata(value: Any) -> dict | None:
     return value
 
 
-def parse_record(raw: Any) -> dict[str, Any]:
-    """Validate one record; returns its normalised form (responses still unchecked)."""
+def parse_record(raw: Any, prompt_only: bool = False) -> dict[str, Any]:
+    """Validate one record; returns its normalised form (responses still unchecked).
+
+    ``prompt_only``: a record without responses is valid (its candidates will be generated).
+    """
     if not isinstance(raw, dict):
         raise RecordError(f"record is not a JSON object (got {type(raw).__name__})")
     conversation = parse_conversation(raw.get("prompt"))
@@ -108,23 +113,28 @@ def parse_record(raw: Any) -> dict[str, Any]:
     if domain is not None and (not isinstance(domain, str) or not domain.strip()):
         raise RecordError("'domain' must be a non-empty string")
     has_list, has_single = raw.get("responses") is not None, raw.get("response") is not None
-    if not has_list and not has_single:
-        raise RecordError("missing 'responses' (list of strings) or 'response' (string)")
     if has_list and has_single:
         raise RecordError("record has both 'responses' and 'response'; use one")
     if has_list:
         responses = raw["responses"]
         if not isinstance(responses, list):
             raise RecordError(f"'responses' must be a list of strings, got {type(responses).__name__}")
-        if not responses:
-            raise RecordError("'responses' is empty")
+        if not responses and not prompt_only:
+            raise RecordError("'responses' is empty; to sample candidates for it, run with --generate N")
         bad = [i for i, r in enumerate(responses) if not isinstance(r, str)]
         if bad:
             raise RecordError(f"'responses' must be a list of strings; item(s) {bad[:5]} are not strings")
-    else:
+    elif has_single:
         if not isinstance(raw["response"], str):
             raise RecordError(f"'response' must be a string, got {type(raw['response']).__name__}")
         responses = [raw["response"]]
+    elif prompt_only:
+        responses = []  # the run samples this prompt's candidates
+    else:
+        raise RecordError(
+            "missing 'responses' (list of strings) or 'response' (string); "
+            "to sample candidates for prompt-only records, run with --generate N"
+        )
     return {
         "prompt_id": prompt_id or f"h-{conversation_hash(conversation)}",
         "conversation": conversation,

@@ -6,6 +6,10 @@ the engine cannot score (template cannot render, over ``--max-tokens``, out of m
 alone) go to the dead-letter output with the engine's reason. An exception from the
 engine is retried (``--score-retries``); if it keeps failing, the batch's candidates are
 dead-lettered with the error rather than failing the job.
+
+Every row also says where its candidate came from (``lineage``): ``candidate_source``
+(``input``, or ``generated`` by ``--generate``), the ``policy_model`` that sampled it and
+its ``generation_key`` (both null for input candidates).
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from transforms.records import candidate_order
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 30.0
+LINEAGE_FIELDS = ("candidate_source", "policy_model", "generation_key")
+
+
+def lineage(c: dict[str, Any]) -> dict[str, Any]:
+    """Where a candidate came from: the input, or a policy's sample (and which)."""
+    return {"candidate_source": c.get("candidate_source") or "input", **{f: c.get(f) for f in LINEAGE_FIELDS[1:]}}
 
 
 class _ScoreBatch(beam.DoFn):
@@ -164,6 +174,7 @@ class _ScoreBatch(beam.DoFn):
                     "n_tokens_weak": res.n_tokens_weak,
                     "origin_run_date": self.run_date,
                     "reused": False,
+                    **lineage(c),
                 }
             )
         for g in batch:
@@ -236,6 +247,7 @@ def score_rows(group: dict[str, Any], strong: str, weak: str, only_run_date: str
             "strong_model": strong,
             "weak_model": weak,
             **s,
+            **lineage(s),
         }
         for s in group["scored"]
         if only_run_date is None or s.get("origin_run_date") == only_run_date
@@ -257,6 +269,7 @@ def candidate_rows(group: dict[str, Any]) -> list[dict[str, Any]]:
             "reward_mean": s["reward_mean"],
             "score_key": s.get("score_key"),
             "scored_on": s.get("origin_run_date"),
+            **lineage(s),
         }
         for s in group["scored"]
     ]
@@ -289,6 +302,8 @@ def pair_rows(
             "chosen_response_index": c["response_index"],
             "rejected_source": r["source"],
             "rejected_response_index": r["response_index"],
+            **{f"chosen_{k}": v for k, v in lineage(c).items()},
+            **{f"rejected_{k}": v for k, v in lineage(r).items()},
             # not a column: keeps "all" pairs of one prompt apart when sharding/sorting
             "_pair": f"{c['source']}:{c['response_index']}-{r['source']}:{r['response_index']}",
         }
