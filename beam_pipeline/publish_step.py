@@ -58,6 +58,9 @@ def manifest_counts(counts: dict[str, int]) -> dict[str, Any]:
         "candidates_scored": counts.get("scored", 0),
         "candidates_reused": counts.get("reused", 0),
         "candidates_dead_lettered": sum(v for k, v in counts.items() if k.startswith("dead_candidates:")),
+        # --generate: sampled this run vs reused from earlier runs (both are part of candidates_in).
+        "candidates_generated": counts.get("generated", 0),
+        "generations_reused": counts.get("generations_reused", 0),
         "prompts_routed": counts.get("routed", 0),
         "prompts_route_reused": counts.get("routes_reused", 0),
         "router_fallbacks": counts.get("router_fallbacks", 0),

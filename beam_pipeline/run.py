@@ -203,6 +203,11 @@ def print_summary(manifest: dict[str, Any], out=sys.stdout) -> None:
         f"  candidates  {c['candidates_in']} in = {c['candidates_scored']} scored + {c['candidates_reused']} reused + "
         f"{c['candidates_dead_lettered']} dead-lettered  [{'reconciled' if c['reconciled'] else 'MISMATCH'}]",
         f"  scored      {scored}",
+        *(
+            [f"  generated   {c['candidates_generated']} sampled + {c['generations_reused']} reused (on-policy)"]
+            if c.get("candidates_generated") or c.get("generations_reused")
+            else []
+        ),
         f"  pairs       {pairs}",
     ]
     if c["dead_letter_by_stage"]:

@@ -353,6 +353,8 @@ def test_llm_router_default_and_parquet_input(tmp_path, chatml_strong, chatml_we
     table = pa.Table.from_pylist(rows)
     pq.write_table(table, tmp_path / "in.parquet", row_group_size=2)  # 3 row groups -> 3 read units
     pq.write_table(pa.table({"text": ["a", "b"]}), tmp_path / "wrong.parquet")
+    # Prompts only: a valid schema (for --generate); without it, a per-record parse reason.
+    pq.write_table(pa.table({"prompt": ["Name a prime above 90."]}), tmp_path / "prompts.parquet")
     out = tmp_path / "out"
     rc = _annotate(tmp_path, [str(tmp_path / "*.parquet")], out, chatml_strong, chatml_weak)  # --router llm
     assert rc == 0
@@ -368,7 +370,10 @@ def test_llm_router_default_and_parquet_input(tmp_path, chatml_strong, chatml_we
     assert all(len(v) == 1 for v in per_prompt.values())  # one routing decision per prompt
     assert {s["domain"] for s in scores} <= {"chat", "safety", "reasoning"}
     dead = _dead(out)
-    assert len(dead) == 2 and all("Parquet schema lacks" in d["reason"] for d in dead)
+    schema_dead = [d for d in dead if "Parquet schema lacks the required column 'prompt'" in d["reason"]]
+    assert len(schema_dead) == 2 and all(d["source"].startswith(str(tmp_path / "wrong.parquet")) for d in schema_dead)
+    (prompt_only,) = [d for d in dead if d not in schema_dead]
+    assert prompt_only["stage"] == "parse" and "--generate" in prompt_only["reason"]
 
 
 def test_unguided_run_with_column_router(tmp_path, chatml_strong, chatml_weak):

@@ -166,12 +166,10 @@ class _ReadRecords(beam.DoFn):
                 DEAD_LETTER, dead_letter("read", f"unreadable Parquet row group {row_group}: {exc}", path)
             )
             return
-        missing = [c for c in ("prompt",) if c not in table.column_names]
-        if missing or not {"responses", "response"} & set(table.column_names):
-            reason = (
-                "Parquet schema lacks the required columns 'prompt' and 'responses' or 'response' "
-                f"(has: {', '.join(table.column_names)})"
-            )
+        # Only 'prompt' is required of the schema: a prompts-only file is valid input for
+        # --generate, and without it each record is dead-lettered by the parser with its reason.
+        if "prompt" not in table.column_names:
+            reason = f"Parquet schema lacks the required column 'prompt' (has: {', '.join(table.column_names)})"
             for i in range(table.num_rows):
                 yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter("read", reason, f"{path}#{offset + i}"))
             return
