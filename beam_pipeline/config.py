@@ -1,9 +1,12 @@
-"""The annotation job's configuration, validated before any graph is built.
+"""``gdr annotate``'s configuration and the model rules every command shares.
 
-``AnnotateConfig`` is the single source of truth the pipeline reads. ``validate()``
-checks everything that can be checked up front - input patterns match files, model
-paths exist, guides load, choices are valid - and raises :class:`ConfigError` with one
-sentence a user can act on.
+``AnnotateConfig`` mixes in the setting groups of :mod:`beam_pipeline.settings` (where every
+flag is declared once) and is the single source of truth the pipeline reads. ``validate()``
+checks everything that can be checked up front - input patterns match files, model paths
+exist, guides load, choices are valid - and raises :class:`ConfigError` with one sentence a
+user can act on, then derives what the job needs (resolved device and dtype, model
+fingerprints, content-key settings). The model rules here (a registry name or pair to a
+loader path, the default pair, the resolved compute) are the same for every command.
 """
 
 from __future__ import annotations
@@ -11,28 +14,25 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from guides import Guide, GuideError, RouterExample, load_guides, routing_examples
-from transforms.engine.generator import SamplingSettings
+from beam_pipeline.settings import (
+    Cluster,
+    ConfigError,
+    Generation,
+    InputOutput,
+    ModelLoading,
+    PairChoice,
+    Pairing,
+    Publishing,
+    Routing,
+    Scoring,
+    check_flags,
+    flag_values,
+)
 from transforms.engine.models import ModelLoadError, check_model_source, pin_hub_revision
 from transforms.model_pool import ModelSettings
-from transforms.pairing import PAIRING_STRATEGIES
-from transforms.routers import (
-    MODEL_ROUTERS,
-    ROUTER_KINDS,
-    RouterExamplesError,
-    check_router_examples,
-    routing_versions,
-)
-
-REWARDS = ("sum", "mean")
-DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-
-
-class ConfigError(ValueError):
-    """A configuration problem the user can fix (printed as one line)."""
+from transforms.routers import MODEL_ROUTERS, routing_versions
 
 
 def model_settings_for(
@@ -117,6 +117,19 @@ def pair_members(pair: str) -> tuple[str, str]:
     return spec.strong, spec.weak
 
 
+def default_pair() -> str:
+    """The registry's default pair: what a command given no model uses."""
+    from transforms.engine.model_registry import RegistryError, load_registry
+
+    try:
+        name = load_registry().default_pair
+    except RegistryError as exc:
+        raise ConfigError(str(exc).splitlines()[0]) from None
+    if not name:
+        raise ConfigError("no model given and the model registry names no default_pair: give --pair or --strong/--weak")
+    return name
+
+
 def resolve_model_source(name: str, allow_pickle: bool = False) -> str:
     """What the loader gets for a model argument, checked before any work.
 
@@ -148,95 +161,16 @@ def resolve_model_source(name: str, allow_pickle: bool = False) -> str:
     return pin_hub_revision(path)
 
 
-def check_scoring_options(cfg, extra_choices: tuple = ()) -> dict[str, Guide] | None:
-    """Checks shared by every command that scores (annotate, evaluate, sweep).
-
-    ``cfg`` has router, reward, dtype, device, batch_tokens, max_tokens, router_threshold,
-    guides and default_domain; returns the loaded guide set (None for ``--guides none``).
-    """
-    for name, value, choices in (
-        ("--router", cfg.router, ROUTER_KINDS),
-        ("--reward", cfg.reward, REWARDS),
-        ("--dtype", cfg.dtype, DTYPE_CHOICES),
-        ("--device", cfg.device, DEVICE_CHOICES),
-        *extra_choices,
-    ):
-        if value not in choices:
-            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-    if cfg.batch_tokens < 1 or (cfg.max_tokens is not None and cfg.max_tokens < 2):
-        raise ConfigError("--batch-tokens must be >= 1 and --max-tokens >= 2")
-    if not 0.0 <= cfg.router_threshold <= 1.0:
-        raise ConfigError("--router-threshold must be between 0 and 1")
-    from transforms.io import partition_value_problem
-
-    # Labels that do not come from records become partition folders too: check them before any work.
-    problem = partition_value_problem("domain", cfg.default_domain)
-    if problem:
-        raise ConfigError(f"--default-domain: {problem}")
-    if cfg.guides == "none":
-        return None
-    try:
-        guides = load_guides(None if cfg.guides == "builtin" else cfg.guides)
-    except GuideError as exc:
-        raise ConfigError(str(exc)) from None
-    for name in guides:
-        problem = partition_value_problem("domain", name)
-        if problem:
-            raise ConfigError(f"guide {name[:40]!r}: {problem}")
-    if cfg.default_domain not in guides:
-        raise ConfigError(f"--default-domain {cfg.default_domain!r} has no guide (guides: {', '.join(guides)})")
-    return guides
-
-
 @dataclass
-class AnnotateConfig:
-    input: list[str]
-    output: str
-    strong: str
-    weak: str
-    guides: str = "builtin"  # "builtin", a directory, or "none"
-    router: str = "embedding"
-    router_model: str | None = None
-    router_examples: str | None = None  # a JSONL of {prompt, domain} for the embedding router
-    router_threshold: float = 0.5
-    default_domain: str = "chat"
-    reward: str = "sum"
-    pairing: str = "best-worst"
-    min_margin: float = 0.0
-    seed: int = 0
-    run_date: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).date().isoformat())
-    max_tokens: int | None = None
-    batch_tokens: int = 8192
-    dtype: str = "auto"
-    device: str = "auto"
-    output_shards: int | str = "auto"  # "auto": files per partition follow output_file_mb
-    output_file_mb: float = 128.0
-    score_retries: int = 2
-    trust_remote_code: bool = False
-    allow_pickle: bool = False
-    rescore: bool = False
-    pair: str | None = None  # a registry pair name; --strong/--weak override its members
-    no_wait: bool = False
-    break_lock: bool = False
-    max_dead_letter_fraction: float = 0.05
-    model_copies: int | None = None  # None: one per visible GPU on the worker, 1 on CPU
-    accelerator_hint: str | None = None
-    # On-policy candidates (--generate N): sample N responses per prompt-only record from --policy.
-    generate: int = 0  # 0: off
-    policy: str | None = None  # default: the strong model (sharing its loaded copy)
-    top_up: bool = False  # also fill records that have responses up to N
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 512
+class AnnotateConfig(InputOutput, PairChoice, ModelLoading, Routing, Scoring, Pairing, Publishing, Cluster, Generation):
+    """Every setting of ``gdr annotate``: the flags (declared once, in ``beam_pipeline.settings``)
+    and what ``validate()`` derives from them."""
 
     # Filled by validate()
-    router_example_set: tuple[RouterExample, ...] = field(default=(), repr=False)
     attempt: str = field(default="", repr=False)  # this launch's id: staging folder and lock holder
     compute: tuple[str, str] = field(default=("cpu", "float32"), repr=False)  # resolved (device, dtype)
     runner: str = field(default="DirectRunner", repr=False)
-    input_files: list[tuple[str, int]] = field(default_factory=list, repr=False)
     input_mtimes: dict[str, float] = field(default_factory=dict, repr=False)
-    guide_set: dict[str, Guide] | None = field(default=None, repr=False)
     existing_score_files: list[tuple[str, str]] = field(default_factory=list, repr=False)
     scoring_setting: str = field(default="", repr=False)
     router_setting: str = field(default="", repr=False)
@@ -245,10 +179,6 @@ class AnnotateConfig:
     fingerprints: dict[str, str] = field(default_factory=dict, repr=False)
     model_paths: dict[str, str] = field(default_factory=dict, repr=False)  # name -> what the loader gets
 
-    @property
-    def reward_key(self) -> str:
-        return "reward" if self.reward == "sum" else "reward_mean"
-
     def model_settings(self, name: str) -> ModelSettings:
         # The same name gets the same settings, hence the same loaded copy (strong = policy).
         key = {self.policy: "policy", self.strong: "strong", self.weak: "weak"}.get(name) if name else None
@@ -256,18 +186,11 @@ class AnnotateConfig:
         return model_settings_for(self, name, self.model_paths.get(name), fingerprint or "", self.compute)
 
     def as_manifest(self) -> dict:
-        d = asdict(self)
-        for internal in (
-            "input_files",
-            "input_mtimes",
-            "guide_set",
-            "existing_score_files",
-            "existing_generation_files",
-            "model_paths",
-            "router_example_set",
-        ):
-            d.pop(internal)
+        """The flags as given or resolved (models become what was chosen), and the resolved compute."""
+        d = flag_values(self)
         d["compute"] = {"device": self.compute[0], "dtype": self.compute[1]}
+        if self.default_pair_used:
+            d["default_pair_used"] = self.default_pair_used
         return d
 
     def launch_info(self) -> dict:
@@ -313,43 +236,14 @@ class AnnotateConfig:
         ``options`` (the job's ``PipelineOptions``) decide what the workers can see and
         use: local paths are refused on Dataflow, and ``auto`` device/dtype is resolved.
         """
-        from transforms.io import expand_patterns
-
         self.runner = runner_name(options)
-        if not 0.0 <= self.max_dead_letter_fraction <= 1.0:
-            raise ConfigError("--max-dead-letter-fraction must be between 0 and 1")
+        check_flags(self)
         self.attempt = self.attempt or new_attempt_id()
-
-        self.guide_set = check_scoring_options(self, (("--pairing", self.pairing, PAIRING_STRATEGIES),))
-        if self.guide_set is not None:
-            try:
-                self.router_example_set = routing_examples(self.guides, self.guide_set, self.router_examples)
-                if self.router == "embedding":
-                    check_router_examples(self.guide_set, self.router_example_set)
-            except (GuideError, RouterExamplesError) as exc:
-                raise ConfigError(str(exc)) from None
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.run_date):
-            raise ConfigError(f"--run-date must be YYYY-MM-DD, got {self.run_date!r}")
-        try:
-            dt.date.fromisoformat(self.run_date)
-        except ValueError:
-            raise ConfigError(f"--run-date is not a valid date: {self.run_date}") from None
-        if self.min_margin < 0:
-            raise ConfigError("--min-margin must be >= 0")
-        self._check_generation()
-        if self.output_shards != "auto" and not (isinstance(self.output_shards, int) and self.output_shards >= 1):
-            raise ConfigError(f"--output-shards must be 'auto' or a positive integer, got {self.output_shards!r}")
-        if not self.output_file_mb > 0:
-            raise ConfigError(f"--output-file-mb must be > 0, got {self.output_file_mb}")
-        if not self.input:
-            raise ConfigError("--input is required")
-        if not self.output:
-            raise ConfigError("--output is required")
+        self.run_date = self.run_date or dt.datetime.now(dt.timezone.utc).date().isoformat()
+        self.check_routing(uses_embedding=self.router == "embedding")
+        self.check_generation(self.max_tokens)
         # Inputs first: preparing a registry model can take minutes, a typo in --input should not.
-        files, unmatched = expand_patterns(self.input)
-        if unmatched:
-            raise ConfigError(f"--input matched no files: {', '.join(unmatched)}")
-        self.input_files = files
+        self.check_input_output()
         self._resolve_models()
         self._check_paths_reach_workers()
         remote = self.runner.endswith(REMOTE_RUNNERS) and not _embedded(options)
@@ -359,31 +253,6 @@ class AnnotateConfig:
         self.input_mtimes = input_mtimes(self.input)
         self._derive_keys()
         return self
-
-    def _check_generation(self) -> None:
-        """``--generate`` and its sampling flags (checked before any model is resolved)."""
-        if self.generate < 0:
-            raise ConfigError(f"--generate must be >= 0, got {self.generate}")
-        if not self.generate:
-            for flag, set_ in (("--policy", self.policy is not None), ("--top-up", self.top_up)):
-                if set_:
-                    raise ConfigError(f"{flag} needs --generate N (the number of candidates to sample per prompt)")
-            return
-        if not self.temperature >= 0:
-            raise ConfigError(f"--temperature must be >= 0 (0 is greedy), got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError(f"--top-p must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens < 1:
-            raise ConfigError(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
-        if self.max_tokens is not None and self.max_new_tokens >= self.max_tokens:
-            raise ConfigError(
-                f"--max-new-tokens {self.max_new_tokens} leaves no room for a prompt under --max-tokens {self.max_tokens}"
-            )
-
-    def sampling(self) -> SamplingSettings:
-        """The ``SamplingSettings`` of ``--generate``."""
-        # Normalised types: 1 and 1.0 must give the same generation key.
-        return SamplingSettings(float(self.temperature), float(self.top_p), int(self.max_new_tokens))
 
     def _check_paths_reach_workers(self) -> None:
         """Dataflow workers cannot see the launcher's disk: refuse local paths there, warn elsewhere."""
@@ -412,11 +281,7 @@ class AnnotateConfig:
 
     def _resolve_models(self) -> None:
         """Registry names (``--pair``, offline models) -> loader paths, each checked."""
-        if self.pair:
-            strong, weak = pair_members(self.pair)
-            self.strong, self.weak = self.strong or strong, self.weak or weak
-        if not self.strong or not self.weak:
-            raise ConfigError("give --pair NAME or both --strong and --weak")
+        self.choose_models()
         if self.generate and not self.policy:
             self.policy = self.strong
         for name in (self.strong, self.weak, self.router_model, self.policy if self.generate else None):

@@ -1,12 +1,12 @@
-"""``gdr annotate``: parse flags, validate, run the Beam job, publish, summarise.
+"""``gdr annotate``'s job and summary: lock the run date, submit, wait, copy metrics into the manifest.
 
-Errors a user can act on (bad flag, unreadable input, missing model, bad guide) are one
-line on stderr and exit code 2, never a traceback.
+Parsing, validation and error handling are the shared launcher's (``beam_pipeline.launch``):
+errors a user can act on are one line on stderr and exit 2; a job that failed or was refused
+publishing is one line and exit 1, with what was published before left untouched.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -18,67 +18,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipeline.config import AnnotateConfig, ConfigError
 from beam_pipeline.gcs import configure_filesystems
-from beam_pipeline.options import APP_FIELDS, AnnotateOptions, unknown_flags
+from beam_pipeline.launch import Command, JobFailed, UserError, first_line, launch, parse_command
 from beam_pipeline.pipeline import build_pipeline, staging_dir
 from beam_pipeline.publish import read_manifest, recover_publishes, write_manifest
 from beam_pipeline.publish_step import FAILED
 from beam_pipeline.run_lock import LockHeld, acquire_lock, release_lock
 
 log = logging.getLogger("gdr")
-
-
-class UserError(Exception):
-    """Printed as ``gdr: error: <message>`` with exit status 2."""
-
-
-class JobFailed(RuntimeError):
-    """The job ran and failed, or was refused publishing: ``gdr: run failed: <message>``, exit 1."""
-
-
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("gdr", "transforms", "beam_pipeline"):
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
-
-
-def annotate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gdr annotate",
-        description=(
-            "Score prompt-response candidates with a guided density ratio "
-            "(sum log p_strong(y|x) - sum log p_weak(y|x)) and write preference pairs as "
-            "Hive-partitioned Parquet. Any Beam pipeline option (--runner, --direct_num_workers, "
-            "--direct_running_mode, Dataflow/Flink flags) is passed through to Beam."
-        ),
-        allow_abbrev=False,
-    )
-    AnnotateOptions._add_argparse_args(parser)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return parser
-
-
-def parse_annotate_args(argv: list[str]) -> tuple[AnnotateConfig, list[str]]:
-    parser = annotate_parser()
-    known, rest = parser.parse_known_args(argv)
-    unknown = unknown_flags(rest)
-    if unknown:
-        raise UserError(f"unknown flag(s): {' '.join(unknown)} (see gdr annotate --help)")
-    missing = [f"--{n}" for n in ("input", "output") if not getattr(known, n)]
-    if not known.pair and not (known.strong and known.weak):
-        missing.append("--pair or --strong/--weak")
-    if missing:
-        raise UserError(f"missing required flag(s): {', '.join(missing)}")
-    values = {k: getattr(known, k) for k in APP_FIELDS}
-    if values["run_date"] is None:
-        values.pop("run_date")
-    return AnnotateConfig(**values), rest
 
 
 def _job_state(result) -> str:
@@ -122,15 +68,6 @@ def _refusal(stage: str) -> str | None:
     return report["reason"] + (f" (top dead-letter reasons: {top})" if top else "")
 
 
-def _first_line(exc: BaseException) -> str:
-    """The message a user can act on, out of a runner's wrapped traceback."""
-    text = str(exc)
-    for marker in ("ModelLoadFailed: ", "RunRefused: ", "ModelStoreError: "):
-        if marker in text:
-            return text.rsplit(marker, 1)[1].splitlines()[0].strip().rstrip("'\" ]")
-    return (text.strip().splitlines() or [type(exc).__name__])[-1][:500]
-
-
 def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any] | None:
     """Launch a validated config: lock, submit, and (unless ``--no-wait``) wait and report.
 
@@ -168,7 +105,7 @@ def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any] | No
         release_lock(config.output, config.run_date, config.attempt)
         if isinstance(exc, (UserError, ConfigError, LockHeld)):
             raise
-        raise JobFailed(_refusal(staging_dir(config)) or _first_line(exc)) from exc
+        raise JobFailed(_refusal(staging_dir(config)) or first_line(exc)) from exc
     if config.no_wait:
         job = getattr(result, "job_id", lambda: None)() if callable(getattr(result, "job_id", None)) else None
         log.info("submitted%s; the job publishes run_date=%s itself", f" job {job}" if job else "", config.run_date)
@@ -177,7 +114,7 @@ def execute(config: AnnotateConfig, beam_args: list[str]) -> dict[str, Any] | No
         result.wait_until_finish()
     except BaseException as exc:
         release_lock(config.output, config.run_date, config.attempt)
-        raise JobFailed(_refusal(stage) or _first_line(exc)) from exc
+        raise JobFailed(_refusal(stage) or first_line(exc)) from exc
     state = _job_state(result)
     if state not in ("DONE", "UNKNOWN"):
         release_lock(config.output, config.run_date, config.attempt)
@@ -218,27 +155,41 @@ def print_summary(manifest: dict[str, Any], out=sys.stdout) -> None:
     print("\n".join(lines), file=out)
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Entry point of ``gdr annotate``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    setup_logging("-v" in argv or "--verbose" in argv)
-    try:
-        config, _beam_args = parse_annotate_args(argv)
-        beam_args = [a for a in argv if a not in ("-v", "--verbose")]
-        # validate() already lists gs:// inputs and outputs: set up GCS access first.
-        options = configure_filesystems(PipelineOptions(beam_args))
-        config.validate(options)
-        manifest = execute(config, beam_args)
-    except (UserError, ConfigError, LockHeld) as exc:
-        print(f"gdr: error: {exc}", file=sys.stderr)
-        return 2
-    except JobFailed as exc:
-        print(f"gdr: run failed: {exc}; nothing was published for run_date={config.run_date}", file=sys.stderr)
-        return 1
+def _summarise(manifest: dict[str, Any] | None, config: AnnotateConfig) -> None:
     if manifest is None:
         print(
             f"gdr annotate: submitted run_date={config.run_date} (attempt {config.attempt}); the job publishes itself"
         )
-        return 0
-    print_summary(manifest)
-    return 0
+    else:
+        print_summary(manifest)
+
+
+ANNOTATE = Command(
+    name="annotate",
+    description=(
+        "Score prompt-response candidates with a guided density ratio "
+        "(sum log p_strong(y|x) - sum log p_weak(y|x)) and write preference pairs as "
+        "Hive-partitioned Parquet. Any Beam pipeline option (--runner, --direct_num_workers, "
+        "--direct_running_mode, Dataflow/Flink flags) is passed through to Beam."
+    ),
+    config_cls=AnnotateConfig,
+    run_job=execute,
+    summarise=_summarise,
+    # The job's options carry the app's flags too (AnnotateOptions): visible in runner UIs.
+    beam_args=lambda argv, rest: argv,
+    failed_suffix=lambda config: f"; nothing was published for run_date={config.run_date}" if config else "",
+)
+
+
+def annotate_parser():
+    """``gdr annotate``'s argument parser (its flags come from ``AnnotateConfig``)."""
+    return ANNOTATE.parser()
+
+
+def parse_annotate_args(argv: list[str]) -> tuple[AnnotateConfig, list[str]]:
+    return parse_command(ANNOTATE, argv)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point of ``gdr annotate``."""
+    return launch(ANNOTATE, argv)

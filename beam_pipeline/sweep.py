@@ -14,52 +14,55 @@ arithmetic and presentation: ``beam_pipeline.sweep_report``).
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from beam_pipeline.config import ConfigError, resolve_model_source
-from beam_pipeline.evaluate import (
-    CONFIG_FIELDS,
-    HIDDEN_FLAGS,
-    EvaluateConfig,
-    run_beam,
-    shared_parser,
-    split_args,
-)
+from beam_pipeline.config import resolve_model_source
 from beam_pipeline.evaluate_report import dead_summary, write_json
 from beam_pipeline.html_report import write_bytes
+from beam_pipeline.launch import Command, launch, run_staged_job
 from beam_pipeline.output_tables import read_dead_letters, read_table_rows
-from beam_pipeline.run import UserError, setup_logging
+from beam_pipeline.settings import ConfigError, InputOutput, ModelLoading, Routing, Scoring, SweepModels, check_flags
 from beam_pipeline.sweep_graph import MODEL_SCORES_SCHEMA, build_sweep_pipeline
 from beam_pipeline.sweep_report import print_sweep_summary, sweep_markdown, sweep_results, write_sweep_report
 
 
 @dataclass
-class SweepConfig(EvaluateConfig):
-    """EvaluateConfig plus the models (``label -> loader path``) to pair up.
+class SweepConfig(InputOutput, ModelLoading, Routing, Scoring, SweepModels):
+    """Settings of ``gdr sweep``: the flags (declared once, in ``beam_pipeline.settings``) and the
+    models to pair up, resolved by ``validate()`` into ``model_paths`` (``label -> loader path``).
 
-    ``strong`` is the llm router's fallback model (the first of ``--models``); ``--router-model`` overrides.
+    ``strong`` is the model routers' model: ``--router-model``, else the first of ``--models``.
     """
 
-    models: dict[str, str] = field(default_factory=dict)
-    score_cache: str | None = None  # per-model log-prob cache; default OUTPUT/score_cache, "none" turns it off
-
-    def validate(self, need_pair: bool = False) -> SweepConfig:
-        self.strong = None  # set below: the llm router's fallback, once the models are resolved
-        super().validate(need_pair=False)
-        if self.score_cache is None:
-            self.score_cache = f"{self.output.rstrip('/')}/score_cache"
-        elif self.score_cache.strip().lower() == "none":
-            self.score_cache = None
-        self.models = {label: resolve_model_source(n, self.allow_pickle) for label, n in self.models.items()}
-        self.strong = self.router_model or next(iter(self.models.values()))
-        return self
+    model_paths: dict[str, str] = field(default_factory=dict, repr=False)
+    strong: str | None = field(default=None, repr=False)
 
     @property
     def sweep_settings(self) -> list[str]:
         return ["guided", "unguided"] if self.guide_set is not None else ["unguided"]
+
+    def validate(self, options=None) -> SweepConfig:
+        check_flags(self)
+        names = [m.strip() for arg in (self.models or []) for m in arg.split(",") if m.strip()]
+        if len(names) < 2:
+            raise ConfigError("--models needs at least two models (comma-separated)")
+        if len(set(names)) != len(names):
+            raise ConfigError("--models lists a model twice")
+        self.check_routing(uses_embedding=self.router == "embedding")
+        self.check_input_output()
+        if self.score_cache is None:
+            self.score_cache = f"{self.output.rstrip('/')}/score_cache"
+        elif self.score_cache.strip().lower() == "none":
+            self.score_cache = None
+        self.model_paths = {
+            label: resolve_model_source(n, self.allow_pickle) for label, n in model_labels(names).items()
+        }
+        if self.router_model:
+            self.router_model = resolve_model_source(self.router_model, self.allow_pickle)
+        self.strong = self.router_model or next(iter(self.model_paths.values()))
+        return self
 
 
 def model_labels(names: list[str]) -> dict[str, str]:
@@ -72,52 +75,18 @@ def model_labels(names: list[str]) -> dict[str, str]:
     return labels
 
 
-def sweep_parser():
-    parser = shared_parser(
-        "gdr sweep",
-        "Evaluate every ordered pair (strong over weak) of --models on labelled pairs, with and without "
-        "guides, ranked per domain. Each model scores the data once per guide setting. Writes DIR/sweep.json "
-        "and DIR/report.html. Beam pipeline options pass through.",
-        (*HIDDEN_FLAGS, "strong", "weak", "pair"),
-    )
-    parser.add_argument(
-        "--models",
-        action="append",
-        default=None,
-        help="comma-separated models (folders, hub ids or registry names); at least 2; repeatable",
-    )
-    parser.add_argument(
-        "--score-cache",
-        default=None,
-        help="folder (local or gs://) of per-model log-probs, keyed by model content, dtype and text; a rerun "
-        "with one more model scores only that model (default OUTPUT/score_cache; 'none' turns it off)",
-    )
-    return parser
-
-
-def parse_sweep_args(argv: list[str]) -> tuple[SweepConfig, list[str]]:
-    known, rest = split_args(sweep_parser(), argv, "sweep")
-    names = [m.strip() for arg in (known.models or []) for m in arg.split(",") if m.strip()]
-    if len(names) < 2:
-        raise UserError("--models needs at least two models (comma-separated)")
-    if len(set(names)) != len(names):
-        raise UserError("--models lists a model twice")
-    values = {k: getattr(known, k) for k in CONFIG_FIELDS if k not in ("strong", "weak")}
-    return SweepConfig(**values, models=model_labels(names), score_cache=known.score_cache), rest
-
-
 def run_sweep(config: SweepConfig, beam_args: list[str]) -> dict[str, Any]:
     started = time.time()
     out = config.output.rstrip("/")
-    run_beam(build_sweep_pipeline, config, beam_args, ("model_scores", "dead_letter"))
+    run_staged_job(build_sweep_pipeline, config, beam_args, ("model_scores", "dead_letter"))
     rows = read_table_rows(f"{out}/model_scores", [f.name for f in MODEL_SCORES_SCHEMA])
     dead = read_dead_letters(f"{out}/dead_letter")
     settings = config.sweep_settings
     # Both rewards from the same log-probs (free); --reward picks the one the ranking and report use.
-    by_reward = {r: sweep_results(rows, list(config.models), settings, r) for r in ("sum", "mean")}
+    by_reward = {r: sweep_results(rows, list(config.model_paths), settings, r) for r in ("sum", "mean")}
     sweep = {
         "settings": settings,
-        "models": config.models,
+        "models": config.model_paths,
         "reward": config.reward,
         "router": config.router,
         "guides": {g.id: g.version for g in (config.guide_set or {}).values()},
@@ -139,16 +108,19 @@ def run_sweep(config: SweepConfig, beam_args: list[str]) -> dict[str, Any]:
     return sweep
 
 
+SWEEP = Command(
+    name="sweep",
+    description=(
+        "Evaluate every ordered pair (strong over weak) of --models on labelled pairs, with and without "
+        "guides, ranked per domain. Each model scores the data once per guide setting (cached per model). "
+        "Writes DIR/sweep.json, DIR/sweep.md and DIR/report.html. Beam pipeline options pass through."
+    ),
+    config_cls=SweepConfig,
+    run_job=run_sweep,
+    summarise=lambda sweep, config: print_sweep_summary(sweep),
+)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Entry point of ``gdr sweep``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    setup_logging("-v" in argv or "--verbose" in argv)
-    try:
-        config, beam_args = parse_sweep_args(argv)
-        config.validate(need_pair=False)
-        sweep = run_sweep(config, beam_args)
-    except (UserError, ConfigError) as exc:
-        print(f"gdr: error: {exc}", file=sys.stderr)
-        return 2
-    print_sweep_summary(sweep)
-    return 0
+    return launch(SWEEP, argv)

@@ -26,7 +26,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_pipeline.evaluate_graph import read_labelled
 from transforms.io import DEAD_LETTER, WriteJsonl, WritePartitionedParquet, dead_letter
-from transforms.model_pool import ModelSettings, load_private
+from transforms.model_pool import ModelLoadFailed, ModelSettings, load_private
+from transforms.retry import with_retries
 
 if TYPE_CHECKING:
     from beam_pipeline.sweep import SweepConfig
@@ -107,8 +108,10 @@ class ScoreWithModel(beam.DoFn):
     and a model whose every item is cached is not even loaded.
     """
 
-    def __init__(self, base: ModelSettings, guides: dict | None, settings: list[str], cache: str | None):
-        self.base, self.guides, self.settings, self.cache = base, guides, settings, cache
+    def __init__(
+        self, base: ModelSettings, guides: dict | None, settings: list[str], cache: str | None, retries: int = 2
+    ):
+        self.base, self.guides, self.settings, self.cache, self.retries = base, guides, settings, cache, retries
 
     def process(self, model: tuple[str, str], pairs: list[dict[str, Any]]):
         from dataclasses import replace
@@ -141,9 +144,17 @@ class ScoreWithModel(beam.DoFn):
             try:
                 for lo in range(0, len(todo), 2 * CHUNK_PAIRS):
                     chunk = todo[lo : lo + 2 * CHUNK_PAIRS]
-                    values, _stats = scorer.score_responses(
-                        [(by_key[k][1]["conversation"], by_key[k][2], by_key[k][3]) for k in chunk]
-                    )
+                    batch = [(by_key[k][1]["conversation"], by_key[k][2], by_key[k][3]) for k in chunk]
+                    try:
+                        # The same retry rule as annotate's scoring and sampling steps.
+                        values, _stats = with_retries(
+                            lambda batch=batch: scorer.score_responses(batch), self.retries, f"sweep {label}"
+                        )
+                    except ModelLoadFailed:
+                        raise
+                    except Exception as exc:  # every item of the chunk becomes a dead letter with the reason
+                        reason = f"scoring failed after {self.retries + 1} attempts: {exc}"
+                        values = [ScoreFailure(k, "score", reason) for k in chunk]
                     fresh.update(zip(chunk, values, strict=True))
                     if folder:  # per chunk: an interrupted sweep keeps what it scored
                         write_score_cache(
@@ -201,11 +212,13 @@ def build_sweep_pipeline(p: beam.Pipeline, config: SweepConfig) -> dict[str, Any
     routed, dead = read_labelled(p, config)
     models = (
         p
-        | "Models" >> beam.Create(sorted(config.models.items()))
+        | "Models" >> beam.Create(sorted(config.model_paths.items()))
         | "SpreadModels" >> beam.Reshuffle()  # one model per worker on distributed runners
     )
     scored = models | "ScoreWithModel" >> beam.ParDo(
-        ScoreWithModel(config.model_settings(""), config.guide_set, config.sweep_settings, config.score_cache),
+        ScoreWithModel(
+            config.model_settings(""), config.guide_set, config.sweep_settings, config.score_cache, config.score_retries
+        ),
         pairs=beam.pvalue.AsList(routed),
     ).with_outputs(DEAD_LETTER, main="rows")
     _ = scored.rows | "WriteModelScores" >> WritePartitionedParquet(

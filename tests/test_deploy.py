@@ -36,8 +36,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from beam_pipeline.options import APP_FIELDS, AnnotateOptions, unknown_flags
+from beam_pipeline.config import AnnotateConfig
+from beam_pipeline.options import AnnotateOptions, unknown_flags
 from beam_pipeline.run import annotate_parser, parse_annotate_args
+from beam_pipeline.settings import flag_names
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -163,7 +165,7 @@ def test_parameter_is_an_app_flag_not_a_beam_option(name):
     actions = _app_actions()
     dashed = "--" + name.replace("_", "-")
     assert dashed in actions, f"{name}: gdr annotate has no {dashed}"
-    assert actions[dashed].dest in APP_FIELDS, f"{name}: {dashed} does not reach AnnotateConfig"
+    assert actions[dashed].dest in flag_names(AnnotateConfig), f"{name}: {dashed} does not reach AnnotateConfig"
     beam = _beam_option_strings()
     # flex_main respells --name_with_underscores to the app's flag; a Beam option of the
     # same spelling would be taken away from Beam.

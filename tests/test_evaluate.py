@@ -403,7 +403,11 @@ def test_router_task_confusion_matches_the_router(tmp_path):
     [
         (evaluate, ["--guides", "none", "--compare-guides"], "--compare-guides"),
         (evaluate, ["--task", "router", "--router", "column"], "--router column"),
-        (evaluate, ["--strong", "/nope/model"], "--pair or --strong/--weak"),
+        (evaluate, ["--strong", "/nope/model"], "give --pair NAME or both --strong and --weak"),
+        # An annotate-only flag is not evaluate's: named, not silently passed on to Beam.
+        (evaluate, ["--pairing", "best-worst"], "unknown flag(s): --pairing"),
+        (sweep, ["--models", "a,b", "--strong", "x"], "unknown flag(s): --strong"),
+        (evaluate, ["--router-threshold", "2"], "--router-threshold must be between 0 and 1"),
         (evaluate, ["--strong", "/nope/a", "--weak", "/nope/b"], "model path not found"),
         (evaluate, ["--strong", "/nope/a", "--weak", "/nope/b", "--input", "/nope/*.jsonl"], "matched no files"),
         (evaluate, ["--bogus-flag"], "unknown flag(s): --bogus-flag"),
@@ -414,7 +418,7 @@ def test_router_task_confusion_matches_the_router(tmp_path):
 )
 def test_user_errors_are_one_line(tmp_path, capsys, labelled_file, chatml_strong, chatml_weak, command, extra, message):
     args = ["--input", str(labelled_file), "--output", str(tmp_path / "o")]
-    if command is evaluate and "--strong" not in extra and "--task" not in extra:
+    if command is evaluate and "--strong" not in extra and "--task" not in extra and "--pair" not in extra:
         args += ["--strong", str(chatml_strong), "--weak", str(chatml_weak)]
     assert command(args + extra) == 2
     err = capsys.readouterr().err.strip()

@@ -467,7 +467,7 @@ def test_domain_labels_are_data_not_paths(tmp_path, chatml_strong, chatml_weak):
         (["--strong", "/nonexistent/model"], "model path not found"),
         (["--guides", "/nonexistent/guides"], "guide directory not found"),
         (["--bogus-flag", "1"], "unknown flag(s): --bogus-flag"),
-        (["--run-date", "2026-13-45"], "not a valid date"),
+        (["--run-date", "2026-13-45"], "must be a valid date"),
         (["--guides", "none", "--default-domain", "d" * 300], "--default-domain: 'domain' label too long"),
         (["--default-domain", "cooking"], "has no guide"),
     ],

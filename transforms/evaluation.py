@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from transforms.records import RecordError, conversation_hash, parse_conversation
+from transforms.reward import density_ratio
 
 UNLABELLED = "(none)"
 
@@ -237,10 +238,8 @@ def router_report(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 
 def pair_reward(logp_a: float, logp_b: float, n_a: int, n_b: int, reward: str = "sum") -> float:
-    """Density-ratio reward of one response for the pair (strong A over weak B)."""
-    if reward == "sum":
-        return logp_a - logp_b
-    return logp_a / n_a - logp_b / n_b
+    """Density-ratio reward of one response for the pair (strong A over weak B): :func:`density_ratio`."""
+    return density_ratio(logp_a, logp_b, n_a, n_b, reward)
 
 
 def sweep_pairs(

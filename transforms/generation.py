@@ -27,6 +27,7 @@ from transforms.io import DEAD_LETTER, dead_letter
 from transforms.keys import generation_seed
 from transforms.model_pool import ModelLoadFailed, ModelSettings, PooledModel
 from transforms.records import candidate_order
+from transforms.retry import with_retries
 
 log = logging.getLogger(__name__)
 GENERATION_STAGE = "generate"
@@ -67,21 +68,15 @@ class _GenerateBatch(beam.DoFn):
 
     def _generate_with_retries(self, requests) -> list:
         model = self._load()
-        for attempt in range(self.retries + 1):
+
+        def attempt():
             started = time.monotonic()
-            try:
-                results = model.generate(requests, self.sampling)
-                self._batch_ms.update(int((time.monotonic() - started) * 1000))
-                return results
-            except ModelLoadFailed:
-                raise
-            except Exception as exc:  # transient (device, I/O); the engine fails bad prompts one by one
-                if attempt == self.retries:
-                    raise
-                self._retried.inc()
-                log.warning("generation attempt %d/%d failed: %s; retrying", attempt + 1, self.retries + 1, exc)
-                time.sleep(min(2.0**attempt * 0.1, 5.0))
-        raise AssertionError("unreachable")
+            results = model.generate(requests, self.sampling)
+            self._batch_ms.update(int((time.monotonic() - started) * 1000))
+            return results
+
+        # Transient failures (device, I/O) are retried; the engine fails bad prompts one by one.
+        return with_retries(attempt, self.retries, "generation", self._retried.inc)
 
     def _dead(self, group: dict[str, Any], slot: dict[str, Any], reason: str):
         self._failed.inc()

@@ -29,6 +29,7 @@ import apache_beam as beam
 
 from guides import NO_GUIDE_ID, Guide, RouterExample
 from transforms.model_pool import ModelLoadFailed, ModelSettings, PooledModel
+from transforms.retry import with_retries
 from transforms.routers import MODEL_ROUTERS, EmbeddingRouter, KeywordRouter, LLMRouter, check_router_examples
 
 log = logging.getLogger(__name__)
@@ -91,25 +92,20 @@ class _RouteBatch(beam.DoFn):
         return self._impl
 
     def _route_model(self, pending: list[dict[str, Any]]) -> list[tuple[str, float]] | None:
-        for attempt in range(self.retries + 1):
-            try:
-                router = self._model_router()
-                started = time.perf_counter()
-                decisions = router.route_many([g["conversation"] for g in pending])
-                self._busy.inc(int((time.perf_counter() - started) * 1e6))
-                return decisions
-            except ModelLoadFailed:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "%s router failed on %d prompts (attempt %d/%d): %s",
-                    self.router,
-                    len(pending),
-                    attempt + 1,
-                    self.retries + 1,
-                    exc,
-                )
-        return None
+        def attempt():
+            router = self._model_router()
+            started = time.perf_counter()
+            decisions = router.route_many([g["conversation"] for g in pending])
+            self._busy.inc(int((time.perf_counter() - started) * 1e6))
+            return decisions
+
+        try:
+            return with_retries(attempt, self.retries, f"{self.router} router on {len(pending)} prompts")
+        except ModelLoadFailed:
+            raise
+        except Exception as exc:  # the caller defaults these prompts (never stored as routes)
+            log.warning("%s router gave up on %d prompts: %s", self.router, len(pending), exc)
+            return None
 
     def process(self, batch: list[dict[str, Any]]):
         pending = []

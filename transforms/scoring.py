@@ -27,6 +27,7 @@ from transforms.io import DEAD_LETTER, dead_letter
 from transforms.model_pool import ModelLoadFailed, ModelSettings, PooledModel
 from transforms.pairing import make_pairs
 from transforms.records import candidate_order
+from transforms.retry import with_retries
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 30.0
@@ -102,22 +103,15 @@ class _ScoreBatch(beam.DoFn):
 
     def _score_with_retries(self, requests):
         scorer = self._load()
-        for attempt in range(self.retries + 1):
+
+        def attempt():
             started = time.monotonic()
-            try:
-                self._inject_faults()
-                results = scorer.score(requests)
-                self._report_work(scorer, started)
-                return results
-            except ModelLoadFailed:
-                raise
-            except Exception as exc:  # transient (device, I/O); OOM is handled inside the engine
-                if attempt == self.retries:
-                    raise
-                self._retried.inc()
-                log.warning("scoring attempt %d/%d failed: %s; retrying", attempt + 1, self.retries + 1, exc)
-                time.sleep(min(2.0**attempt * 0.1, 5.0))
-        raise AssertionError("unreachable")
+            self._inject_faults()
+            results = scorer.score(requests)
+            self._report_work(scorer, started)
+            return results
+
+        return with_retries(attempt, self.retries, "scoring", self._retried.inc)
 
     def process(self, batch: list[dict[str, Any]]):
         from transforms.engine.scorer import ScoreFailure, ScoreRequest

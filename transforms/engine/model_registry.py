@@ -84,6 +84,7 @@ class Registry:
     models: dict[str, ModelSpec] = field(default_factory=dict)
     pairs: dict[str, PairSpec] = field(default_factory=dict)
     path: Path | None = None
+    default_pair: str | None = None  # what a command given no model uses (./run.sh's pair)
 
     def model(self, name: str) -> ModelSpec:
         if name not in self.models:
@@ -180,7 +181,9 @@ def load_registry(path: str | Path | None = None) -> Registry:
             _require(raw.get(role) in models, where, f"{role} model {raw.get(role)!r} is not a registered model")
         _require(raw["strong"] != raw["weak"], where, "strong and weak are the same model")
         pairs[name] = PairSpec(name, raw["strong"], raw["weak"], str(raw.get("description", "")).strip())
-    return Registry(models=models, pairs=pairs, path=src)
+    default = data.get("default_pair")
+    _require(default is None or default in pairs, "default_pair", f"{default!r} is not a registered pair")
+    return Registry(models=models, pairs=pairs, path=src, default_pair=default)
 
 
 def cache_root() -> Path:

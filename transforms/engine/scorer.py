@@ -52,6 +52,7 @@ from transforms.engine.templating import (
     encode_for_scoring,
     guided_messages,
 )
+from transforms.reward import density_ratio
 
 # Marks a row whose forward failed alone (its failure was recorded by the caller).
 _NO_RESULT = object()
@@ -81,12 +82,12 @@ class ScoreResult:
     @property
     def reward(self) -> float:
         """The paper's annotation reward: summed log-density ratio."""
-        return self.logp_strong - self.logp_weak
+        return density_ratio(self.logp_strong, self.logp_weak, self.n_tokens_strong, self.n_tokens_weak, "sum")
 
     @property
     def reward_mean(self) -> float:
         """Length-normalised ratio: per-token means of each model (own tokenizer each)."""
-        return self.logp_strong / self.n_tokens_strong - self.logp_weak / self.n_tokens_weak
+        return density_ratio(self.logp_strong, self.logp_weak, self.n_tokens_strong, self.n_tokens_weak, "mean")
 
 
 @dataclass(frozen=True)
