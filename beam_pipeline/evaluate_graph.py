@@ -76,7 +76,7 @@ RESULTS_SCHEMA = pa.schema(
 
 ROUTER_SCHEMA = pa.schema(
     [
-        ("pair_id", pa.string()),
+        ("example_id", pa.string()),  # a labelled prompt, not a preference pair
         ("id", pa.string()),
         ("source", pa.string()),
         ("router", pa.string()),
@@ -246,7 +246,7 @@ def build_evaluate_pipeline(p: beam.Pipeline, config: EvaluateConfig) -> dict[st
 
 def _router_row(g: dict[str, Any], router: str) -> dict[str, Any]:
     return {
-        "pair_id": g["prompt_id"],
+        "example_id": g["prompt_id"],
         "id": g["record_id"],
         "source": g["source"],
         "router": router,
@@ -285,7 +285,7 @@ def build_router_pipeline(p: beam.Pipeline, config: EvaluateConfig) -> dict[str,
         branches.append(routed | f"RouterRows[{router}]" >> beam.Map(_router_row, router))
     rows = branches | "AllRouterRows" >> beam.Flatten()
     _ = rows | "WriteResults" >> WritePartitionedParquet(
-        f"{out}/results", ROUTER_SCHEMA, "router", lambda r: r["pair_id"]
+        f"{out}/results", ROUTER_SCHEMA, "router", lambda r: r["example_id"]
     )
     dead = (read[DEAD_LETTER], groups[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
     _ = dead | "WriteDeadLetters" >> WriteJsonl(f"{out}/dead_letter")

@@ -21,9 +21,9 @@ from beam_pipeline.config import AnnotateConfig
 from beam_pipeline.publish import attempt_staging
 from beam_pipeline.publish_step import PublishRun, reason_key
 from transforms.generation import GenerateCandidates
+from transforms.grouping import GroupByPrompt
 from transforms.incremental import ReadExistingScores, ReadStoredGenerations, ReuseGenerations, ReuseRoutes, ReuseScores
 from transforms.io import DEAD_LETTER, ReadCorpus, WriteJsonl, WritePartitionedParquet
-from transforms.prepare import PrepareGroups
 from transforms.routers import MODEL_ROUTERS
 from transforms.routing import RouteToGuide
 from transforms.schemas import CANDIDATES_SCHEMA, PAIRS_SCHEMA, SCORES_SCHEMA
@@ -59,11 +59,11 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     run_date = config.run_date
 
     read = p | "ReadCorpus" >> ReadCorpus(config.input_files)
-    prepared = read["records"] | "PrepareGroups" >> PrepareGroups(
+    grouped = read["records"] | "GroupByPrompt" >> GroupByPrompt(
         frozenset(guides) if guides else None, config.generate, config.top_up
     )
     existing = p | "ExistingScores" >> ReadExistingScores(config.existing_score_files)
-    groups_in, generation_dead, generation_counts = prepared["groups"], [], []
+    groups_in, generation_dead, generation_counts = grouped["groups"], [], []
 
     # On-policy candidates: reuse stored samples by generation_key, sample only the rest.
     if config.generate:
@@ -86,7 +86,7 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
             _count(groups_in, "Generated", "generated", lambda g: generated(g, False)),
             _count(groups_in, "GenerationsReused", "generations_reused", lambda g: generated(g, True)),
             # every slot is a candidate in: it ends scored, reused or dead-lettered
-            _count(prepared["groups"], "SamplingSlots", "candidates_in", lambda g: g["generate"]["count"]),
+            _count(grouped["groups"], "SamplingSlots", "candidates_in", lambda g: g["generate"]["count"]),
         ]
 
     # Routing: reuse earlier decisions, route only prompts never seen with this setting.
@@ -116,7 +116,7 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     )
     dead = (
         read[DEAD_LETTER],
-        prepared[DEAD_LETTER],
+        grouped[DEAD_LETTER],
         *generation_dead,
         scored[DEAD_LETTER],
     ) | "AllDeadLetters" >> beam.Flatten()
@@ -153,7 +153,7 @@ def build_pipeline(p: beam.Pipeline, config: AnnotateConfig) -> dict[str, Any]:
     counts = (
         (
             _count(read["records"], "RowsRead", "rows_ok"),
-            _count(prepared["parsed"], "Candidates", "candidates_in", lambda r: len(r["responses"])),
+            _count(grouped["parsed"], "Candidates", "candidates_in", lambda r: len(r["responses"])),
             _count(groups, "Scored", "scored", lambda g: sum(not s["reused"] for s in g["scored"])),
             _count(groups, "Reused", "reused", lambda g: sum(bool(s["reused"]) for s in g["scored"])),
             _count(newly_routed, "Routed", "routed"),

@@ -1,6 +1,6 @@
 """Records -> prompt groups: validate, split into candidates, group by prompt.
 
-``PrepareGroups`` takes ``{"source", "raw"}`` records and returns one *prompt group* per
+``GroupByPrompt`` takes ``{"source", "raw"}`` records and returns one *prompt group* per
 prompt id: the conversation, its candidates (``source``, ``response_index``, ``response``), the
 record's domain override and metadata. Rejected rows and candidates go to the dead-letter
 output with the reason; a candidate whose ``prompt_id`` was seen with a different prompt
@@ -149,7 +149,7 @@ class _AssembleGroup(beam.DoFn):
             yield group
 
 
-class PrepareGroups(beam.PTransform):
+class GroupByPrompt(beam.PTransform):
     """Records -> ``groups``, ``parsed`` (valid rows) and ``dead_letter`` outputs.
 
     ``generate`` (``--generate N``) accepts prompt-only records and marks each group with
