@@ -117,6 +117,30 @@ def pair_members(pair: str) -> tuple[str, str]:
     return spec.strong, spec.weak
 
 
+def pair_measured(pair: str | None) -> str | None:
+    """What the registry says a pair measured (its ``measured:`` line), for the manifest and report."""
+    if not pair:
+        return None
+    from transforms.engine.model_registry import RegistryError, load_registry
+
+    try:
+        return load_registry().pair(pair).measured or None
+    except RegistryError:
+        return None
+
+
+def pair_default_reward(pair: str | None) -> str | None:
+    """The reward the registry records as a pair's measured best (``reward:``), if any."""
+    if not pair:
+        return None
+    from transforms.engine.model_registry import RegistryError, load_registry
+
+    try:
+        return load_registry().pair(pair).reward
+    except RegistryError:
+        return None
+
+
 def default_pair() -> str:
     """The registry's default pair: what a command given no model uses."""
     from transforms.engine.model_registry import RegistryError, load_registry
@@ -209,6 +233,9 @@ class AnnotateConfig(InputOutput, PairChoice, ModelLoading, Routing, Scoring, Pa
                 "weak": self.weak,
                 "router": self.router_model or self.strong,
                 "policy": self.policy if self.generate else None,
+                "pair": self.pair,
+                "default_pair_used": bool(self.default_pair_used),
+                "pair_measured": pair_measured(self.pair),
                 "fingerprints": self.fingerprints,
                 "paths": self.model_paths,
                 "device": self.compute[0],
@@ -282,6 +309,7 @@ class AnnotateConfig(InputOutput, PairChoice, ModelLoading, Routing, Scoring, Pa
     def _resolve_models(self) -> None:
         """Registry names (``--pair``, offline models) -> loader paths, each checked."""
         self.choose_models()
+        self.choose_reward(self.pair)
         if self.generate and not self.policy:
             self.policy = self.strong
         for name in (self.strong, self.weak, self.router_model, self.policy if self.generate else None):

@@ -114,6 +114,7 @@ class EvaluateConfig(InputOutput, PairChoice, ModelLoading, Routing, Scoring, Ev
             self.choose_models(required=model_router and not (self.router_model or self.strong))
         else:
             self.choose_models(required=True)
+        self.choose_reward(self.pair)
         for attr in ("strong", "weak", "router_model"):
             if getattr(self, attr):
                 setattr(self, attr, resolve_model_source(getattr(self, attr), self.allow_pickle))

@@ -129,6 +129,10 @@ def write_run_report(output: str, run_date: str | None = None) -> str:
         f"router {summary['config']['router']}; reward {summary['config']['reward']}; "
         f"pairing {summary['config']['pairing']}; guides {', '.join(summary['guides']) or 'none'}."
     )
+    if models.get("pair"):
+        default = " (the registry's default pair)" if models.get("default_pair_used") else ""
+        measured = models.get("pair_measured") or "no measured accuracy recorded in the model registry"
+        rep.note(f"Model pair {models['pair']}{default}: {measured}")
     domains = list(summary["by_domain"])
     by = summary["by_domain"]
     rep.heading("Per domain")

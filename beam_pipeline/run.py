@@ -147,6 +147,11 @@ def print_summary(manifest: dict[str, Any], out=sys.stdout) -> None:
         ),
         f"  pairs       {pairs}",
     ]
+    models = manifest.get("models", {})
+    if models.get("pair"):
+        lines.append(
+            f"  pair        {models['pair']}: {models.get('pair_measured') or 'no measured accuracy in the registry'}"
+        )
     if c["dead_letter_by_stage"]:
         lines.append("  dead letters by stage: " + ", ".join(f"{k} {v}" for k, v in c["dead_letter_by_stage"].items()))
     for table, path in manifest["outputs"].items():

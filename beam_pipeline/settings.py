@@ -279,7 +279,12 @@ class Routing:
 class Scoring:
     """scoring"""
 
-    reward: str = flag("sum", "rank by summed log-ratio (sum, the paper's) or per-token mean (mean)", choices=REWARDS)
+    reward: str | None = flag(
+        None,
+        "rank by summed log-ratio (sum, the paper's) or per-token mean (mean); default: the reward the model "
+        "registry records as the pair's measured best, else sum",
+        choices=REWARDS,
+    )
     score_retries: int = flag(
         2, "retries of a failed scoring batch before its candidates are dead-lettered", parse=int, check=_at_least(0)
     )
@@ -287,7 +292,14 @@ class Scoring:
     @property
     def reward_key(self) -> str:
         """Which stored reward ranks: the summed one or the per-token mean."""
-        return "reward" if self.reward == "sum" else "reward_mean"
+        return "reward_mean" if self.reward == "mean" else "reward"
+
+    def choose_reward(self, pair: str | None) -> None:
+        """``--reward`` as given, else the registry pair's measured best, else the paper's sum."""
+        if self.reward is None:
+            from beam_pipeline.config import pair_default_reward
+
+            self.reward = pair_default_reward(pair) or "sum"
 
 
 @dataclass

@@ -45,6 +45,7 @@ class SweepConfig(InputOutput, ModelLoading, Routing, Scoring, SweepModels):
 
     def validate(self, options=None) -> SweepConfig:
         check_flags(self)
+        self.choose_reward(None)  # both rewards are reported; this one ranks
         names = [m.strip() for arg in (self.models or []) for m in arg.split(",") if m.strip()]
         if len(names) < 2:
             raise ConfigError("--models needs at least two models (comma-separated)")

@@ -72,7 +72,7 @@ def test_config_from_the_command_line_and_back_into_the_manifest():
         0.5,
         True,
     )
-    assert config.reward == "sum" and config.router == "embedding"  # declared defaults
+    assert config.reward is None and config.router == "embedding"  # declared defaults (reward: resolved later)
     assert beam_args == argv  # annotate's job options carry the app flags too
     values = flag_values(config)
     assert set(values) == set(flag_names(AnnotateConfig)) and values["min_margin"] == 0.5
@@ -115,6 +115,21 @@ def test_no_model_given_means_the_registry_default_pair(monkeypatch):
     optional = PairChoice()
     optional.choose_models(required=False)  # the keyword router task needs no model
     assert optional.strong is None
+
+
+def test_reward_defaults_to_the_pairs_measured_best_and_the_flag_wins():
+    registry = load_registry()
+    default = registry.pair(registry.default_pair)
+    assert default.reward in ("sum", "mean")
+    chosen = AnnotateConfig(input=["x"], output="o")
+    chosen.choose_reward(registry.default_pair)
+    assert chosen.reward == default.reward
+    given = AnnotateConfig(input=["x"], output="o", reward="sum")
+    given.choose_reward(registry.default_pair)
+    assert given.reward == "sum"
+    no_record = AnnotateConfig(input=["x"], output="o")
+    no_record.choose_reward(None)  # --strong/--weak: the paper's summed ratio
+    assert no_record.reward == "sum" and no_record.reward_key == "reward"
 
 
 def test_the_first_log_line_names_the_models(tmp_path, caplog, chatml_strong, chatml_weak):

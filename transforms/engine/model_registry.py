@@ -77,6 +77,8 @@ class PairSpec:
     strong: str
     weak: str
     description: str = ""
+    measured: str = ""  # the pair's measured accuracy, one line: what a run's manifest and report repeat
+    reward: str | None = None  # the reward (sum | mean) the development sweep chose for this pair
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,15 @@ def load_registry(path: str | Path | None = None) -> Registry:
         for role in ("strong", "weak"):
             _require(raw.get(role) in models, where, f"{role} model {raw.get(role)!r} is not a registered model")
         _require(raw["strong"] != raw["weak"], where, "strong and weak are the same model")
-        pairs[name] = PairSpec(name, raw["strong"], raw["weak"], str(raw.get("description", "")).strip())
+        pairs[name] = PairSpec(
+            name,
+            raw["strong"],
+            raw["weak"],
+            str(raw.get("description", "")).strip(),
+            " ".join(str(raw.get("measured", "")).split()),
+            raw.get("reward"),
+        )
+        _require(raw.get("reward") in (None, "sum", "mean"), where, "reward must be sum or mean")
     default = data.get("default_pair")
     _require(default is None or default in pairs, "default_pair", f"{default!r} is not a registered pair")
     return Registry(models=models, pairs=pairs, path=src, default_pair=default)
