@@ -121,6 +121,9 @@ def test_reward_defaults_to_the_pairs_measured_best_and_the_flag_wins():
     registry = load_registry()
     default = registry.pair(registry.default_pair)
     assert default.reward in ("sum", "mean")
+    # A run with the default pair repeats what the pair measured (manifest, summary, report).
+    assert "held-out" in default.measured and config_module.pair_measured(registry.default_pair) == default.measured
+    assert config_module.pair_measured(None) is None
     chosen = AnnotateConfig(input=["x"], output="o")
     chosen.choose_reward(registry.default_pair)
     assert chosen.reward == default.reward
