@@ -26,8 +26,9 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_pipeline.evaluate_graph import read_labelled
 from transforms.io import DEAD_LETTER, WriteJsonl, WritePartitionedParquet, dead_letter
+from transforms.keys import logprob_key, model_logprob_setting
 from transforms.model_pool import ModelLoadFailed, ModelSettings, load_private
-from transforms.retry import with_retries
+from transforms.model_step import with_retries
 
 if TYPE_CHECKING:
     from beam_pipeline.sweep import SweepConfig
@@ -56,18 +57,11 @@ MODEL_SCORES_SCHEMA = pa.schema(
 
 def _cache_folder(cache: str, fingerprint: str, settings: ModelSettings) -> str:
     """One folder per (model content, dtype, truncation, reward definition): what a log-prob depends on."""
-    from transforms.keys import SCORING_DEFINITION, _digest
-
-    key = _digest(
-        {"definition": SCORING_DEFINITION, "model": fingerprint, "dtype": settings.dtype, "max": settings.max_tokens}
-    )
-    return f"{cache.rstrip('/')}/{key}"
+    return f"{cache.rstrip('/')}/{model_logprob_setting(fingerprint, settings.dtype, settings.max_tokens)}"
 
 
 def _item_key(conversation: list[dict], response: str, guide: Any) -> str:
-    from transforms.keys import _digest
-
-    return _digest([conversation, response, guide.id if guide else None, guide.version if guide else None])
+    return logprob_key(conversation, response, guide.id if guide else None, guide.version if guide else None)
 
 
 def read_score_cache(folder: str) -> dict[str, tuple[float, int]]:

@@ -26,8 +26,8 @@ from transforms.engine.generator import SamplingSettings
 from transforms.io import DEAD_LETTER, dead_letter
 from transforms.keys import generation_seed
 from transforms.model_pool import ModelLoadFailed, ModelSettings, PooledModel
+from transforms.model_step import batched_model_step, with_retries
 from transforms.records import candidate_order
-from transforms.retry import with_retries
 
 log = logging.getLogger(__name__)
 GENERATION_STAGE = "generate"
@@ -172,11 +172,7 @@ class GenerateCandidates(beam.PTransform):
 
     def expand(self, groups):
         generate = beam.ParDo(self.fn).with_outputs(DEAD_LETTER, main="groups")
-        if self.accelerator_hint:
-            generate = generate.with_resource_hints(accelerator=self.accelerator_hint)
-        out = (
-            groups
-            | "BatchSampling" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.max_batch_size)
-            | "Sample" >> generate
+        out = batched_model_step(
+            groups, generate, "BatchSampling", "Sample", self.max_batch_size, self.accelerator_hint
         )
         return {"groups": out.groups, DEAD_LETTER: out[DEAD_LETTER]}

@@ -53,6 +53,16 @@ def score_key(conversation: list[dict], response: str, setting: str, guide_id: s
     return _digest([setting, conversation, response, guide_id, guide_version])
 
 
+def model_logprob_setting(model_fp: str, dtype: str, max_tokens: int | None) -> str:
+    """One model's log-probs (``gdr sweep``'s cache): its content, dtype and truncation."""
+    return _digest({"definition": SCORING_DEFINITION, "model": model_fp, "dtype": dtype, "max": max_tokens})
+
+
+def logprob_key(conversation: list[dict], response: str, guide_id: str | None, guide_version: str | None) -> str:
+    """One response's log-prob under one model and guide (within a ``model_logprob_setting``)."""
+    return _digest([conversation, response, guide_id, guide_version])
+
+
 def route_key(conversation: list[dict], domain_hint: str | None, setting: str) -> str:
     return _digest([setting, conversation, domain_hint])
 

@@ -29,7 +29,7 @@ import apache_beam as beam
 
 from guides import NO_GUIDE_ID, Guide, RouterExample
 from transforms.model_pool import ModelLoadFailed, ModelSettings, PooledModel
-from transforms.retry import with_retries
+from transforms.model_step import batched_model_step, with_retries
 from transforms.routers import MODEL_ROUTERS, EmbeddingRouter, KeywordRouter, LLMRouter, check_router_examples
 
 log = logging.getLogger(__name__)
@@ -158,11 +158,6 @@ class RouteToGuide(beam.PTransform):
         self.accelerator_hint = accelerator_hint if router in MODEL_ROUTERS else None
 
     def expand(self, groups):
-        route = beam.ParDo(self.fn)
-        if self.accelerator_hint:
-            route = route.with_resource_hints(accelerator=self.accelerator_hint)
-        return (
-            groups
-            | "BatchPrompts" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.max_batch_size)
-            | "Route" >> route
+        return batched_model_step(
+            groups, beam.ParDo(self.fn), "BatchPrompts", "Route", self.max_batch_size, self.accelerator_hint
         )

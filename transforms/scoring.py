@@ -25,9 +25,9 @@ import apache_beam as beam
 from guides import Guide
 from transforms.io import DEAD_LETTER, dead_letter
 from transforms.model_pool import ModelLoadFailed, ModelSettings, PooledModel
+from transforms.model_step import batched_model_step, with_retries
 from transforms.pairing import make_pairs
 from transforms.records import candidate_order
-from transforms.retry import with_retries
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 30.0
@@ -212,12 +212,8 @@ class ScoreCandidates(beam.PTransform):
 
     def expand(self, groups):
         score = beam.ParDo(self.fn).with_outputs(DEAD_LETTER, main="scored")
-        if self.accelerator_hint:
-            score = score.with_resource_hints(accelerator=self.accelerator_hint)
-        out = (
-            groups
-            | "BatchGroups" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.max_batch_size)
-            | "DensityRatio" >> score
+        out = batched_model_step(
+            groups, score, "BatchGroups", "DensityRatio", self.max_batch_size, self.accelerator_hint
         )
         return {"scored": out.scored, DEAD_LETTER: out[DEAD_LETTER]}
 
