@@ -1,12 +1,13 @@
-"""The labelled router sets in beam_pipeline/data: valid records, and a fresh, balanced held-out v2.
+"""The labelled router sets in beam_pipeline/data: valid records, and fresh, balanced held-out sets.
 
 Fast and model-free. Every router set parses, with a known domain, a known `case` tag (the
-tags of beam_pipeline/data/README.md, each on the domains it describes) and unique ids. The
-held-out v2 set has 60 prompts per domain, at least 8 of them multi-turn, and none of its
-prompts appears in another router set, the sample corpus or the guides' examples and
-exemplars: not the latest user turn, not the whole conversation (lower-cased, whitespace
-collapsed), and no 80 % word overlap of the user text. The last test plants faults to show
-that these checks do fail.
+tags of beam_pipeline/data/README.md, each on the domains it describes) and unique ids. Each
+fresh held-out set (v2: 60 prompts per domain, at least 8 of them multi-turn; v3: 80 per
+domain, at least 12 multi-turn) is balanced, and none of its prompts appears in another router
+set (the other held-out set included), the sample corpus, the on-policy demo prompts or the
+guides' examples and exemplars: not the latest user turn, not the whole conversation
+(lower-cased, whitespace collapsed), and no 80 % word overlap of the user text. The last test
+plants faults to show that these checks do fail.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -45,12 +47,25 @@ ROUTER_SETS = {
     "dev": DATA / "router_dev.jsonl",
     "heldout": GUIDES / "router_examples.jsonl",  # the first held-out set, now the shipped router examples
     "heldout_v2": DATA / "router_heldout_v2.jsonl",
+    "heldout_v3": DATA / "router_heldout_v3.jsonl",
     "sample": DATA / "router_sample.jsonl",
 }
-CASE_TAGGED = {"dev", "heldout", "heldout_v2"}
-V2 = "heldout_v2"
-PER_DOMAIN = 60
-MIN_MULTI_TURN = 8
+CASE_TAGGED = {"dev", "heldout", "heldout_v2", "heldout_v3"}
+
+
+class Fresh(NamedTuple):
+    """What a fresh held-out set promises, per domain."""
+
+    id_prefix: str
+    per_domain: int
+    min_multi_turn: int
+
+
+# The held-out sets written after everything else and never tuned on.
+FRESH = {
+    "heldout_v2": Fresh("heldout2", per_domain=60, min_multi_turn=8),
+    "heldout_v3": Fresh("heldout3", per_domain=80, min_multi_turn=12),
+}
 NEAR_DUPLICATE = 0.8  # share of words (Jaccard) at which two prompts count as the same
 
 
@@ -169,11 +184,12 @@ def guide_prompts() -> list[tuple[str, object]]:
     return found
 
 
-def other_prompts() -> list[tuple[str, object]]:
-    """Every labelled or demo prompt the v2 set must not repeat."""
-    found = [(name, r["prompt"]) for name, path in ROUTER_SETS.items() if name != V2 for r in _records(path)]
+def other_prompts(fresh: str) -> list[tuple[str, object]]:
+    """Every labelled or demo prompt the fresh set `fresh` must not repeat."""
+    found = [(name, r["prompt"]) for name, path in ROUTER_SETS.items() if name != fresh for r in _records(path)]
     found += [("eval", r["prompt"]) for r in _records(DATA / "router_eval.jsonl")]
     found += [("sample corpus", r["prompt"]) for r in _records(DATA / "sample_corpus.jsonl")]
+    found += [("sample prompts", r["prompt"]) for r in _records(DATA / "sample_prompts.jsonl")]
     return found + guide_prompts()
 
 
@@ -192,16 +208,17 @@ def test_ids_are_unique_across_router_sets():
     assert [i for i, c in ids.items() if c > 1] == []
 
 
-def test_heldout_v2_is_balanced_and_hard():
-    recs = _records(ROUTER_SETS[V2])
-    assert Counter(r["domain"] for r in recs) == dict.fromkeys(DOMAINS, PER_DOMAIN)
+@pytest.mark.parametrize("name", sorted(FRESH))
+def test_fresh_heldout_is_balanced_and_hard(name):
+    spec, recs = FRESH[name], _records(ROUTER_SETS[name])
+    assert Counter(r["domain"] for r in recs) == dict.fromkeys(DOMAINS, spec.per_domain)
     for domain in DOMAINS:
         mine = [r for r in recs if r["domain"] == domain]
-        assert sum(isinstance(r["prompt"], list) for r in mine) >= MIN_MULTI_TURN, domain
+        assert sum(isinstance(r["prompt"], list) for r in mine) >= spec.min_multi_turn, domain
         cases = Counter(r["case"] for r in mine)
         assert cases["plain"] <= len(mine) // 2, (domain, cases)  # hard cases are the point
         assert len(cases) >= 4, (domain, cases)
-        assert all(re.fullmatch(rf"heldout2-{domain}-\d{{3}}", r["id"]) for r in mine), domain
+        assert all(re.fullmatch(rf"{spec.id_prefix}-{domain}-\d{{3}}", r["id"]) for r in mine), domain
 
 
 def test_guides_examples_are_read():
@@ -213,18 +230,23 @@ def test_guides_examples_are_read():
         assert any(s == f"{domain}.yaml exemplars" for s, _ in found), domain
 
 
-def test_heldout_v2_is_disjoint_from_every_other_prompt():
-    assert overlap_problems(_records(ROUTER_SETS[V2]), other_prompts()) == []
+@pytest.mark.parametrize("name", sorted(FRESH))
+def test_fresh_heldout_is_disjoint_from_every_other_prompt(name):
+    assert overlap_problems(_records(ROUTER_SETS[name]), other_prompts(name)) == []
 
 
-def test_the_checks_catch_planted_faults():
-    v2 = _records(ROUTER_SETS[V2])
-    others = other_prompts()
+@pytest.mark.parametrize("name", sorted(FRESH))
+def test_the_checks_catch_planted_faults(name):
+    fresh = _records(ROUTER_SETS[name])
+    others = other_prompts(name)
     dev = _records(ROUTER_SETS["dev"])
     guide_conv = next(p for s, p in guide_prompts() if isinstance(p, list))
     single, multi = dev[0]["prompt"], next(r["prompt"] for r in dev if isinstance(r["prompt"], list))
-    long_words = next(r["prompt"] for r in v2 if isinstance(r["prompt"], str) and len(r["prompt"].split()) > 20)
+    long_words = next(r["prompt"] for r in fresh if isinstance(r["prompt"], str) and len(r["prompt"].split()) > 20)
+    other_fresh = next(n for n in sorted(FRESH) if n != name)
     planted = {
+        "a prompt of the other fresh held-out set": _records(ROUTER_SETS[other_fresh])[-1]["prompt"],
+        "an on-policy demo prompt": _records(DATA / "sample_prompts.jsonl")[0]["prompt"],
         "dev prompt, recased and spaced": "  " + single.upper().replace(" ", "   ") + " ",
         "guide conversation's last user turn, alone": guide_conv[-1]["content"],
         "dev conversation copied": multi,
@@ -236,12 +258,12 @@ def test_the_checks_catch_planted_faults():
     }
     for what, prompt in planted.items():
         fake = {"id": "planted", "prompt": prompt, "domain": "chat", "case": "plain"}
-        assert overlap_problems(v2 + [fake], others), what
-    assert overlap_problems(v2 + [dict(v2[0], id="again")], []), "a duplicate within v2"
+        assert overlap_problems(fresh + [fake], others), what
+    assert overlap_problems(fresh + [dict(fresh[0], id="again")], []), f"a duplicate within {name}"
     reworded = {"id": "near", "prompt": long_words.rsplit(" ", 1)[0] + " now?"}
-    assert overlap_problems([reworded], [("v2", long_words)]), "a one-word rewording"
+    assert overlap_problems([reworded], [(name, long_words)]), "a one-word rewording"
 
-    good = ROUTER_SETS[V2].read_text(encoding="utf-8").splitlines()[:3]
+    good = _lines(ROUTER_SETS[name])[:3]
     assert record_problems(good, case_tagged=True) == []
     first = json.loads(good[0])
     bad = {
