@@ -24,6 +24,7 @@ the best settings by accuracy (ties: higher minimum recall).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import sys
@@ -44,7 +45,8 @@ from transforms.routers import (  # noqa: E402
     EmbeddingRouter,
     KeywordRouter,
     LLMRouter,
-    build_centroids,
+    domain_scores,
+    fit_router,
     labelled_examples,
     softmax,
 )
@@ -80,7 +82,7 @@ def summarise(records: list[dict], predicted: list[str]) -> dict:
     return rep
 
 
-def load_scorer(model: str, batch_tokens: int, threads: int | None):
+def load_scorer(model: str, batch_tokens: int, threads: int | None, dtype: str = "float32"):
     import torch
 
     from transforms.engine.model_registry import model_dir
@@ -90,7 +92,7 @@ def load_scorer(model: str, batch_tokens: int, threads: int | None):
     if threads:
         torch.set_num_threads(threads)
     path = model if Path(model).exists() else model_dir(model)
-    return CausalLMScorer(load_causal_lm(str(path), dtype="float32", device="auto"), batch_tokens=batch_tokens)
+    return CausalLMScorer(load_causal_lm(str(path), dtype=dtype, device="auto"), batch_tokens=batch_tokens)
 
 
 def timed(fn, *args):
@@ -131,13 +133,13 @@ def run_routers(args, records, guides, extra) -> dict:
     routers = [r for r in args.routers.split(",") if r != "keyword"]
     if not routers:
         return results
-    scorer = load_scorer(args.model, args.batch_tokens, args.threads)
+    scorer = load_scorer(args.model, args.batch_tokens, args.threads, args.dtype)
     results["forward"] = forward_reference(scorer, convs)
     for name in routers:
         before = dict(scorer.stats)
         if name == "embedding":
             router = EmbeddingRouter(scorer, guides, args.default_domain, args.threshold, extra, args.model)
-            _, setup = timed(router.centroids)
+            _, setup = timed(router.fit)
         else:
             router = LLMRouter(scorer, guides, args.default_domain, args.threshold)
             _, setup = timed(router.baseline)
@@ -157,8 +159,86 @@ def run_routers(args, records, guides, extra) -> dict:
 # -- tuning (dev set only) -------------------------------------------------------------------
 
 
+def spec_variants(layer: int, pooling: str, max_tokens: int) -> list:
+    """Every classifier setting tried on one kind of vector (layer, pooling)."""
+    variants = [("centroid", 1, 0.0), *[("knn", k, 0.0) for k in (1, 3, 5, 10)]]
+    variants += [("logreg", 1, l2) for l2 in (1e-4, 1e-3, 1e-2)]
+    specs = []
+    for center, (method, k, l2) in itertools.product((True, False), variants):
+        for temperature in (1.0,) if method == "logreg" else (0.02, 0.05, 0.1):
+            specs.append(
+                replace(
+                    DEFAULT_EMBEDDING,
+                    layer=layer,
+                    pooling=pooling,
+                    max_tokens=max_tokens,
+                    center=center,
+                    temperature=temperature,
+                    method=method,
+                    k=k,
+                    l2=l2 or DEFAULT_EMBEDDING.l2,
+                )
+            )
+    return specs
+
+
+def decide(scores, labels: list[str], threshold: float, default: str) -> list[str]:
+    out = []
+    for row in scores:
+        probs = softmax([float(v) for v in row])
+        best = int(np.argmax(probs))
+        out.append(labels[best] if probs[best] >= threshold else default)
+    return out
+
+
+def embed_cached(scorer, convs: list, name: str, layer: int, pooling: str, args) -> np.ndarray:
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    content = hashlib.sha256(json.dumps(convs, sort_keys=True).encode()).hexdigest()[:12]
+    f = cache / f"{Path(args.model).name}-{args.dtype}-{name}-{content}-{layer}-{pooling}-{args.max_tokens}.npy"
+    if f.exists():
+        return np.load(f)
+    vecs = np.asarray(scorer.embed(convs, layer, pooling, args.max_tokens))
+    np.save(f, vecs)
+    return vecs
+
+
+def folds(args, guides) -> list[dict]:
+    """Leave-one-set-out: each labelled set in turn is routed by a fit on the guides' examples
+    plus every other set, so each figure is on prompts the fit did not learn from."""
+    scorer = load_scorer(args.model, args.batch_tokens, args.threads, args.dtype)
+    base = labelled_examples(guides)
+    sets = {Path(p).stem: load_set(p) for p in args.folds.split(",")}
+    labels = list(guides)
+    rows = []
+    for layer, pooling in itertools.product([int(x) for x in args.layers.split(",")], args.poolings.split(",")):
+        base_vecs = embed_cached(scorer, [c for _, c in base], "guides", layer, pooling, args)
+        vecs = {
+            n: embed_cached(scorer, [r["conversation"] for r in rs], n, layer, pooling, args) for n, rs in sets.items()
+        }
+        for spec in spec_variants(layer, pooling, args.max_tokens):
+            per_fold = {}
+            for name, records in sets.items():
+                train = [base_vecs, *[vecs[o] for o in sets if o != name]]
+                domains = [d for d, _ in base] + [r["domain"] for o in sets if o != name for r in sets[o]]
+                fit = fit_router(np.concatenate(train), domains, labels, spec)
+                predicted = decide(domain_scores(fit, vecs[name], spec), labels, args.threshold, args.default_domain)
+                rep = summarise(records, predicted)
+                per_fold[name] = (rep["accuracy"], min(rep["recall"].values()))
+            rows.append(
+                {
+                    "spec": asdict(spec),
+                    "folds": per_fold,
+                    "accuracy": sum(a for a, _ in per_fold.values()) / len(per_fold),
+                    "min_recall": min(r for _, r in per_fold.values()),
+                }
+            )
+    rows.sort(key=lambda r: (-r["accuracy"], -r["min_recall"]))
+    return rows
+
+
 def tune(args, records, guides, extra) -> list[dict]:
-    scorer = load_scorer(args.model, args.batch_tokens, args.threads)
+    scorer = load_scorer(args.model, args.batch_tokens, args.threads, args.dtype)
     examples = labelled_examples(guides, extra)
     ex_convs, ex_domains = [c for _, c in examples], [d for d, _ in examples]
     convs = [r["conversation"] for r in records]
@@ -175,37 +255,10 @@ def tune(args, records, guides, extra) -> list[dict]:
             ex_vecs = np.asarray(scorer.embed(ex_convs, layer, pooling, args.max_tokens))
             vecs = np.asarray(scorer.embed(convs, layer, pooling, args.max_tokens))
             np.savez(f, examples=ex_vecs, prompts=vecs)
-        for center, method, k in itertools.product((True, False), ("centroid", "knn"), (1, 3, 5, 10)):
-            if method == "centroid" and k != 1:
-                continue
-            c = build_centroids(ex_vecs, ex_domains, labels, center)
-            unit = vecs - c.mean
-            unit = unit / np.linalg.norm(unit, axis=1, keepdims=True)
-            if method == "centroid":
-                sims = unit @ c.centroids.T
-            else:
-                s = unit @ c.examples.T
-                sims = np.stack(
-                    [np.sort(s[:, c.example_labels == j], axis=1)[:, ::-1][:, :k].mean(1) for j in range(len(labels))],
-                    axis=1,
-                )
-            for temperature, threshold in itertools.product((0.02, 0.05, 0.1), (0.0, 0.4, 0.5, 0.6)):
-                predicted = []
-                for row in sims:
-                    probs = softmax([float(v) / temperature for v in row])
-                    best = int(np.argmax(probs))
-                    predicted.append(labels[best] if probs[best] >= threshold else args.default_domain)
-                rep = summarise(records, predicted)
-                spec = replace(
-                    DEFAULT_EMBEDDING,
-                    layer=layer,
-                    pooling=pooling,
-                    max_tokens=args.max_tokens,
-                    center=center,
-                    temperature=temperature,
-                    method=method,
-                    k=k,
-                )
+        for spec in spec_variants(layer, pooling, args.max_tokens):
+            scores = domain_scores(fit_router(ex_vecs, ex_domains, labels, spec), vecs, spec)
+            for threshold in (0.0, 0.4, 0.5, 0.6):
+                rep = summarise(records, decide(scores, labels, threshold, args.default_domain))
                 rows.append(
                     {
                         "spec": asdict(spec),
@@ -233,6 +286,11 @@ def main(argv=None) -> int:
     p.add_argument("--batch-tokens", type=int, default=8192)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--json", help="write the figures to this file")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="router model dtype")
+    p.add_argument(
+        "--folds",
+        help="comma-separated labelled sets: leave-one-set-out comparison of every embedding-router setting",
+    )
     p.add_argument("--tune", action="store_true", help="sweep the embedding router's settings (dev set only)")
     p.add_argument("--layers", default="-1", help="--tune: hidden_states indexes")
     p.add_argument("--poolings", default="mean,last", help="--tune: poolings")
@@ -246,6 +304,21 @@ def main(argv=None) -> int:
         extra = load_router_examples(args.router_examples, guides) if args.router_examples else ()
     else:
         extra = routing_examples("builtin", guides, args.router_examples)
+    if args.folds:
+        rows = folds(args, guides)
+        names = list(rows[0]["folds"])
+        print(f"leave-one-set-out, router model {args.model} ({args.dtype}); accuracy (min recall) per held-out fold")
+        print(f"  {'mean':>5} " + " ".join(f"{n[:16]:>16}" for n in names) + "  setting")
+        for r in rows[:25]:
+            s = r["spec"]
+            cells = " ".join(f"{100 * a:7.1f} ({100 * m:4.1f})" for a, m in r["folds"].values())
+            print(
+                f"  {100 * r['accuracy']:5.1f} {cells}  layer {s['layer']} {s['pooling']} center={s['center']} "
+                f"{s['method']} k={s['k']} T={s['temperature']} l2={s['l2']}"
+            )
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
+        return 0
     records = load_set(args.input)
     if args.tune:
         rows = tune(args, records, guides, extra)

@@ -1,11 +1,13 @@
-"""The embedding router: prompt vectors from the router model, centroids, caching, and its data.
+"""The embedding router: prompt vectors from the router model, the fit, caching, and its data.
 
 Engine checks run on a tiny locally built model: a vector is the exact mean of the chosen
 layer's hidden states over the user text, whatever the batch and padding; the router's
-decisions follow the centroids, fall back below the threshold, and reuse one cached set of
-centroids per content key; routing and scoring share one loaded model. Data checks: the
-router dev and held-out sets are disjoint from each other and from every labelled example
-the centroids are built from, and every example parses.
+decisions follow the fitted classifier (logistic regression, k-NN or centroids), fall back
+below the threshold, and reuse one cached fit per content key; the logistic regression
+reaches the optimum of its own objective (gradient ~0) and ignores a direction that misleads
+cosine rules; routing and scoring share one loaded model. Data checks: the router dev and
+held-out sets are disjoint from each other and from every labelled example the fit is built
+from, and every example parses.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from transforms.routers import (
     EmbeddingRouter,
     EmbeddingSpec,
     RouterExamplesError,
-    centroid_key,
     check_router_examples,
+    fit_key,
+    fit_router,
+    fit_softmax_regression,
     labelled_examples,
     routing_versions,
 )
@@ -190,12 +194,12 @@ def _axis_router(threshold: float = 0.5, spec: EmbeddingSpec | None = None, mode
     table = {f"{d} example": v for d, v in AXES.items()}
     table.update({"a sum": [0.5, 0.9, 0.0], "a threat": [0.0, 0.2, 1.0], "torn": [1.0, 1.0, 1.0]})
     model = _TableModel(table, [0.0, 0.0, 0.0])
-    spec = spec or EmbeddingSpec(center=False, temperature=0.1)
+    spec = spec or EmbeddingSpec(center=False, temperature=0.1, method="centroid")
     return EmbeddingRouter(model, guides, "chat", threshold, model_id=model_id, spec=spec), model
 
 
 def test_router_picks_the_nearest_centroid_and_falls_back_when_unclear(monkeypatch):
-    monkeypatch.setattr(routers, "_CENTROID_CACHE", {})
+    monkeypatch.setattr(routers, "_FIT_CACHE", {})
     router, _model = _axis_router()
     (d1, c1), (d2, c2), (d3, c3) = router.route_many([_user("a sum"), _user("a threat"), _user("torn")])
     assert (d1, d2) == ("reasoning", "safety") and c1 > 0.9 and c2 > 0.9
@@ -207,12 +211,47 @@ def test_router_picks_the_nearest_centroid_and_falls_back_when_unclear(monkeypat
     assert router.route_many([]) == []
 
 
-def test_centroids_are_built_once_per_content_key(monkeypatch):
-    monkeypatch.setattr(routers, "_CENTROID_CACHE", {})
+def test_logistic_regression_reaches_its_optimum_and_ignores_a_misleading_direction(monkeypatch):
+    # The domain lives in a small signal on three directions; three more carry large,
+    # label-independent spread. Cosine rules (centroid, k-NN) follow the spread; the fitted
+    # classifier learns to ignore it.
+    rng = np.random.default_rng(0)
+
+    def sample(n):
+        y = np.arange(n) % 3
+        signal = 0.3 * np.eye(3)[y] + rng.normal(0, 0.02, (n, 3))
+        return np.concatenate([signal, rng.normal(0, 1, (n, 3))], axis=1), y
+
+    x, y = sample(90)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    weights, bias = fit_softmax_regression(unit, y, 3, l2=1e-3, iterations=3000)
+    logits = unit @ weights + bias
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    # The gradient of the class-balanced, L2-regularised objective, written out independently.
+    grad_w = unit.T @ ((probs - np.eye(3)[y]) / len(y)) + 1e-3 * weights
+    assert np.abs(grad_w).max() < 1e-3
+    again, _ = fit_softmax_regression(unit, y, 3, l2=1e-3, iterations=3000)
+    np.testing.assert_array_equal(again, weights)  # deterministic
+
+    labels = ["chat", "reasoning", "safety"]
+    domains = [labels[i] for i in y]
+    test, wanted = sample(90)
+    accuracy = {}
+    for method in ("logreg", "knn", "centroid"):
+        spec = EmbeddingSpec(center=False, method=method)
+        scores = routers.domain_scores(fit_router(x, domains, labels, spec), test, spec)
+        accuracy[method] = (scores.argmax(1) == wanted).mean()
+    assert accuracy["logreg"] >= 0.95, accuracy
+    assert accuracy["knn"] < 0.8 and accuracy["centroid"] < 0.8, accuracy  # the case the fitted rule exists for
+
+
+def test_fits_are_built_once_per_content_key(monkeypatch):
+    monkeypatch.setattr(routers, "_FIT_CACHE", {})
     first, model = _axis_router()
     first.route_many([_user("a sum")])
     assert model.calls == [3, 1]  # the three examples, then the prompt
-    second, model2 = _axis_router()  # same content: the process's centroids are reused
+    second, model2 = _axis_router()  # same content: the process's fit is reused
     second.route_many([_user("a sum")])
     assert model2.calls == [1]
     other, model3 = _axis_router(model_id="another-model")
@@ -223,11 +262,11 @@ def test_centroids_are_built_once_per_content_key(monkeypatch):
 def test_the_cache_key_and_router_setting_follow_the_examples():
     guides = load_guides()
     spec = EmbeddingSpec()
-    base = centroid_key("m", spec, labelled_examples(guides), {g.id: g.version for g in guides.values()})
+    base = fit_key("m", spec, labelled_examples(guides), {g.id: g.version for g in guides.values()})
     extra = (RouterExample("safety", (("user", "How do I pick my neighbour's lock?"),)),)
-    assert centroid_key("m", spec, labelled_examples(guides, extra), {}) != base
-    assert centroid_key("m2", spec, labelled_examples(guides), {g.id: g.version for g in guides.values()}) != base
-    assert centroid_key("m", EmbeddingSpec(layer=-2), labelled_examples(guides), {}) != centroid_key(
+    assert fit_key("m", spec, labelled_examples(guides, extra), {}) != base
+    assert fit_key("m2", spec, labelled_examples(guides), {g.id: g.version for g in guides.values()}) != base
+    assert fit_key("m", EmbeddingSpec(layer=-2), labelled_examples(guides), {}) != fit_key(
         "m", spec, labelled_examples(guides), {}
     )
     # A changed example changes its guide's version, and so the router setting's guide versions.
@@ -289,7 +328,7 @@ def fresh_pool(tmp_path, monkeypatch) -> Path:
     log = tmp_path / "loads.jsonl"
     monkeypatch.setenv(model_pool.LOAD_LOG_ENV, str(log))
     monkeypatch.setenv(model_pool.POOL_DIR_ENV, str(tmp_path / "pool"))
-    monkeypatch.setattr(routers, "_CENTROID_CACHE", {})
+    monkeypatch.setattr(routers, "_FIT_CACHE", {})
     return log
 
 

@@ -83,7 +83,7 @@ class _RouteBatch(beam.DoFn):
                 impl = EmbeddingRouter(
                     model, self.guides, self.default_domain, self.threshold, self.router_examples, model_id
                 )
-                impl.centroids()  # the one-off example pass (cached per process), outside the timed routing
+                impl.fit()  # the one-off example pass and fit (cached per process), outside the timed routing
             else:
                 impl = LLMRouter(model, self.guides, self.default_domain, self.threshold)
                 impl.baseline()
