@@ -1,24 +1,27 @@
 """Benchmark and tuning tool for the routers: accuracy, recall and prompts/s on a labelled router set.
 
-Every router routes the same ``{prompt, domain}`` records (default: the held-out router set)
-with one loaded copy of the router model (default: the offline default pair's strong model,
-Qwen2.5-Coder-0.5B-Instruct, prepared with ``gdr prepare-models``). Figures per router:
+Every router routes the same ``{prompt, domain}`` records (default: the held-out router set
+v3) with one loaded copy of the router model (default: the registry's default pair's strong
+model, prepared with ``gdr prepare-models``; ``--dtype`` float32 or bfloat16). Figures per router:
 accuracy, recall per domain, accuracy on the hard cases (records whose ``case`` is not
 ``plain``), prompts/s over the routing calls only, the one-off setup (the embedding
-router's centroid pass, the llm router's calibration request) apart, and the tokens run
+router's example pass and fit, the llm router's calibration request) apart, and the tokens run
 through the model per prompt.
 
 The reference for "costs no more than one forward of the prompt" is ``forward``: one
 forward pass over each prompt as the scorer sees it (chat template, no guide), batched the
 same way; the embedding router's tokens per prompt and prompts/s are compared with it.
 
-``--tune`` (use it on the dev set only) sweeps the embedding router's settings: layers and
-poolings (one embedding pass each, cached in ``--cache``), then centring, centroid vs
-k-nearest neighbours, softmax temperature and threshold on the cached vectors, and prints
-the best settings by accuracy (ties: higher minimum recall).
+``--folds A,B,C`` (development sets only) compares every embedding-router setting leave-one-
+set-out: each set in turn is routed by a fit on the guides' examples plus the other sets, so
+every figure is on prompts the fit did not learn from; layers and poolings (one embedding
+pass each, cached in ``--cache``), centring, logistic regression (L2), k-nearest neighbours
+and centroids (softmax temperature); rows by mean accuracy (ties: higher minimum recall).
+``--tune`` does the same on one set with the guide examples as the only training data.
 
     python benchmarks/bench_router.py --json bench_router.json
-    python benchmarks/bench_router.py --input beam_pipeline/data/router_dev.jsonl --tune --layers=-1,-3,-6,12
+    python benchmarks/bench_router.py --dtype bfloat16 --poolings last,mean \
+        --folds guides/router_examples.jsonl,beam_pipeline/data/router_dev.jsonl,beam_pipeline/data/router_heldout_v2.jsonl
 """
 
 from __future__ import annotations
@@ -51,8 +54,15 @@ from transforms.routers import (  # noqa: E402
     softmax,
 )
 
-DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
-DEFAULT_SET = ROOT / "beam_pipeline" / "data" / "router_heldout_v2.jsonl"
+DEFAULT_SET = ROOT / "beam_pipeline" / "data" / "router_heldout_v3.jsonl"
+
+
+def default_model() -> str:
+    """The registry's default pair's strong model: the model the embedding router uses by default."""
+    from transforms.engine.model_registry import load_registry
+
+    registry = load_registry()
+    return registry.pair(registry.default_pair).strong
 
 
 def load_set(path: str | Path) -> list[dict]:
@@ -275,7 +285,7 @@ def tune(args, records, guides, extra) -> list[dict]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", default=str(DEFAULT_SET), help="labelled {prompt, domain[, case]} JSONL")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="router model: registry name or folder")
+    p.add_argument("--model", default=None, help="router model: registry name or folder")
     p.add_argument("--routers", default="keyword,embedding,llm")
     p.add_argument("--router-examples", default=None, help="extra {prompt, domain} JSONL for the centroids")
     p.add_argument(
@@ -297,6 +307,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-tokens", type=int, default=DEFAULT_EMBEDDING.max_tokens)
     p.add_argument("--cache", default="/tmp/gdr-bench-router", help="--tune: where embeddings are cached")
     args = p.parse_args(argv)
+    args.model = args.model or default_model()
     guides = load_guides()
     # As gdr does: the built-in folder's router_examples.jsonl, then --router-examples;
     # --no-shipped-examples leaves the shipped file out (how its worth was measured).
