@@ -27,6 +27,9 @@ from beam_pipeline.output_tables import (
 )
 from beam_pipeline.publish import list_files, read_text
 
+# Rows of the per-prompt routing table: enough to read a small run whole, and a big run's doubtful ones.
+ROUTES_SHOWN = 100
+
 
 def summarise_run(output: str, run_date: str) -> dict[str, Any]:
     """The numbers the report shows, read from the run's Parquet, dead letters and manifest."""
@@ -95,6 +98,7 @@ def summarise_run(output: str, run_date: str) -> dict[str, Any]:
             "reward": {d: [r["reward"] for r in candidates if r["domain"] == d] for d in domains},
             "margin": {d: [r["margin"] for r in pairs if r["domain"] == d] for d in domains},
             "confidence": {d: _prompt_confidences([r for r in candidates if r["domain"] == d]) for d in domains},
+            "routes": _prompt_routes(candidates),
         },
     }
 
@@ -105,6 +109,15 @@ def _prompt_confidences(score_rows: list[dict[str, Any]]) -> list[float]:
     for r in score_rows:
         seen.setdefault(r["prompt_id"], r.get("router_confidence"))
     return [c for c in seen.values() if c is not None]
+
+
+def _prompt_routes(score_rows: list[dict[str, Any]]) -> list[tuple[str, str, float | None]]:
+    """``(prompt_id, domain, confidence)`` once per prompt, least confident first, then by id."""
+    seen: dict[str, tuple[str, float | None]] = {}
+    for r in score_rows:
+        seen.setdefault(r["prompt_id"], (r["domain"], r.get("router_confidence")))
+    rows = [(pid, d, c) for pid, (d, c) in seen.items()]
+    return sorted(rows, key=lambda r: (1.0 if r[2] is None else r[2], r[0]))
 
 
 def write_run_report(output: str, run_date: str | None = None) -> str:
@@ -196,6 +209,13 @@ def write_run_report(output: str, run_date: str | None = None) -> str:
             histograms(values["confidence"], "Router confidence per prompt", "confidence", bins=10),
             "1.0: the record's own domain label; 0.0: no signal, the default domain was used.",
         )
+        routes = values["routes"]
+        shown = routes[:ROUTES_SHOWN]
+        rep.note(
+            f"Where each prompt went ({len(shown)} of {len(routes)} prompts, least confident first): "
+            "the guide both models saw. A prompt below --router-threshold went to the default domain."
+        )
+        rep.table(["prompt_id", "guide", "router confidence"], [[pid, d, c] for pid, d, c in shown])
     else:
         rep.note("No candidate was scored in this run.")
     rep.heading("Dead letters")

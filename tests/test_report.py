@@ -72,6 +72,10 @@ def test_report_files_plots_and_numbers_match_the_parquet(annotated, capsys):
     dead = [json.loads(x) for f in (annotated / "dead_letter").rglob("*.jsonl") for x in f.read_text().splitlines()]
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["totals"]["candidates"] == len(scores) == 11
+    # Where each prompt went: one row per prompt with the guide its candidates were scored under.
+    for prompt_id in {r["prompt_id"] for r in scores}:
+        domain = next(r["domain"] for r in scores if r["prompt_id"] == prompt_id)
+        assert f"<td>{prompt_id}</td><td>{domain}</td>" in page, prompt_id
     assert summary["totals"]["pairs"] == len(pairs)
     assert summary["totals"]["dead_letters"] == len(dead) == 2
     assert summary["totals"]["reconciled"] is True
