@@ -18,7 +18,7 @@ Router task (``--task router``): records ``{"prompt", "domain"}`` (optional ``id
 plus embedding and llm when a router model is known) in one Beam job, each on the same
 records, and compared with their label: one table of accuracy, recall per domain, the
 confusion matrix and prompts per second per router (routing time only: the model load
-and the embedding router's one-off centroid pass are excluded and reported apart).
+and the embedding router's one-off example pass and fit are excluded and reported apart).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Pairs task: accuracy (``transforms.evaluation``) overall, per domain and per sub
 each guide setting and, with ``--compare-guides``, their difference; the report adds
 per-domain bars and margin histograms. Router task: one table of accuracy, recall per
 domain, hard-case accuracy and prompts per second per router (routing time only: the model
-load and the embedding router's one-off centroid pass are excluded and reported apart),
+load and the embedding router's one-off example pass and fit are excluded and reported apart),
 plus a confusion matrix per router.
 
 ``dead_summary`` and ``write_json`` serve ``gdr sweep`` too.
@@ -137,7 +137,7 @@ def write_router_report(folder: str, evaluation: dict[str, Any]) -> str:
     rep.stat("dead letters", str(evaluation["counts"]["dead_letters"]))
     rep.note(
         f"router model {evaluation['router_model'] or 'none'}; every router routed the same prompts. "
-        "Prompts/s counts routing time only (model load and the embedding router's centroid pass excluded)."
+        "Prompts/s counts routing time only (model load and the embedding router's example pass and fit excluded)."
     )
     header, rows = router_table(evaluation)
     rep.table(header, rows)

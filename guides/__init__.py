@@ -6,8 +6,8 @@ reads ``description``), what a good response does (``criteria``) and a few good/
 ``exemplars``. The scorer puts the rendered guide in front of the conversation for both
 models, either as the system message or before the first user turn (``placement``).
 ``examples`` are labelled prompts that belong to the domain (a string, or a list of
-``{role, content}`` messages ending with a user turn): the embedding router builds the
-domain's centroid from them. They are never shown to the scoring models.
+``{role, content}`` messages ending with a user turn): the embedding router learns the
+domain from them (with the other domains' examples). They are never shown to the scoring models.
 
 A guide's ``version`` is a hash of its content, examples included, written next to every
 score, so a changed guide is visible in the output without anyone remembering to bump a

@@ -8,7 +8,7 @@ router and the scorer share one loaded model). With ``--guides none`` there is n
 route to: the domain is the record's label or the default, with no guide.
 
 Time spent routing (after the model load and, for the embedding router, the one-off
-centroid computation, which ``gdr/route_setup_microseconds`` counts) is counted in the
+example pass and fit, which ``gdr/route_setup_microseconds`` counts) is counted in the
 ``gdr/route_microseconds`` counter, so ``gdr evaluate --task router`` can report prompts
 per second per router.
 
