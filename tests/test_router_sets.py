@@ -48,9 +48,10 @@ ROUTER_SETS = {
     "heldout": GUIDES / "router_examples.jsonl",  # the first held-out set, now the shipped router examples
     "heldout_v2": DATA / "router_heldout_v2.jsonl",
     "heldout_v3": DATA / "router_heldout_v3.jsonl",
+    "heldout_v4": DATA / "router_heldout_v4.jsonl",
     "sample": DATA / "router_sample.jsonl",
 }
-CASE_TAGGED = {"dev", "heldout", "heldout_v2", "heldout_v3"}
+CASE_TAGGED = {"dev", "heldout", "heldout_v2", "heldout_v3", "heldout_v4"}
 
 
 class Fresh(NamedTuple):
@@ -65,6 +66,7 @@ class Fresh(NamedTuple):
 FRESH = {
     "heldout_v2": Fresh("heldout2", per_domain=60, min_multi_turn=8),
     "heldout_v3": Fresh("heldout3", per_domain=80, min_multi_turn=12),
+    "heldout_v4": Fresh("heldout4", per_domain=80, min_multi_turn=12),
 }
 NEAR_DUPLICATE = 0.8  # share of words (Jaccard) at which two prompts count as the same
 
