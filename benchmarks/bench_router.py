@@ -148,7 +148,8 @@ def run_routers(args, records, guides, extra) -> dict:
     for name in routers:
         before = dict(scorer.stats)
         if name == "embedding":
-            router = EmbeddingRouter(scorer, guides, args.default_domain, args.threshold, extra, args.model)
+            spec = replace(DEFAULT_EMBEDDING, l2=args.l2) if args.l2 is not None else DEFAULT_EMBEDDING
+            router = EmbeddingRouter(scorer, guides, args.default_domain, args.threshold, extra, args.model, spec)
             _, setup = timed(router.fit)
         else:
             router = LLMRouter(scorer, guides, args.default_domain, args.threshold)
@@ -292,6 +293,9 @@ def main(argv=None) -> int:
         "--no-shipped-examples", action="store_true", help="leave out guides/router_examples.jsonl (ablation)"
     )
     p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument(
+        "--l2", type=float, default=None, help="embedding router: logistic regression L2 (default: the spec's)"
+    )
     p.add_argument("--default-domain", default="chat")
     p.add_argument("--batch-tokens", type=int, default=8192)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
