@@ -21,7 +21,7 @@ and centroids (softmax temperature); rows by mean accuracy (ties: higher minimum
 
     python benchmarks/bench_router.py --json bench_router.json
     python benchmarks/bench_router.py --dtype bfloat16 --poolings last,mean \
-        --folds guides/router_examples.jsonl,beam_pipeline/data/router_dev.jsonl,beam_pipeline/data/router_heldout_v2.jsonl
+        --folds guides/router_examples.jsonl,guides/router_examples_dev.jsonl,guides/router_examples_v2.jsonl,guides/router_examples_v3.jsonl
 """
 
 from __future__ import annotations
@@ -290,7 +290,9 @@ def main(argv=None) -> int:
     p.add_argument("--routers", default="keyword,embedding,llm")
     p.add_argument("--router-examples", default=None, help="extra {prompt, domain} JSONL for the centroids")
     p.add_argument(
-        "--no-shipped-examples", action="store_true", help="leave out guides/router_examples.jsonl (ablation)"
+        "--no-shipped-examples",
+        action="store_true",
+        help="leave out the guide folder's router_examples*.jsonl (ablation)",
     )
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument(
@@ -313,8 +315,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     args.model = args.model or default_model()
     guides = load_guides()
-    # As gdr does: the built-in folder's router_examples.jsonl, then --router-examples;
-    # --no-shipped-examples leaves the shipped file out (how its worth was measured).
+    # As gdr does: the built-in folder's router_examples*.jsonl, then --router-examples;
+    # --no-shipped-examples leaves the shipped files out (an ablation).
     if args.no_shipped_examples:
         extra = load_router_examples(args.router_examples, guides) if args.router_examples else ()
     else:

@@ -14,7 +14,7 @@ score, so a changed guide is visible in the output without anyone remembering to
 number, and the router setting (which holds every guide's version) changes with it.
 
 :func:`routing_examples` adds more labelled prompts: the guide folder's own
-``router_examples.jsonl`` (the built-in folder ships one) and a user's
+``router_examples*.jsonl`` files (the built-in folder ships four) and a user's
 ``--router-examples FILE``; both only decide routes and are not part of any guide's version.
 """
 
@@ -31,7 +31,7 @@ import yaml
 
 BUILTIN_GUIDES_DIR = Path(__file__).resolve().parent
 PLACEMENTS = ("system", "user_prefix")
-ROUTER_EXAMPLES_FILE = "router_examples.jsonl"  # optional, next to the guide files
+ROUTER_EXAMPLES_GLOB = "router_examples*.jsonl"  # optional, next to the guide files, read in name order
 NO_GUIDE_ID = "none"
 ROLES = ("system", "user", "assistant")
 
@@ -232,16 +232,16 @@ def routing_examples(
 ) -> tuple[RouterExample, ...]:
     """Labelled prompts for the embedding router beyond the guides' own ``examples:``.
 
-    First the guide folder's ``router_examples.jsonl`` when it has one (the built-in folder
-    ships one: labelled prompts that mark where each domain ends), then the user's
+    First the guide folder's ``router_examples*.jsonl`` files in name order (the built-in
+    folder ships the project's labelled router sets: the first held-out set, dev, v2 and v3,
+    each measured before it became training data; README "Routers"), then the user's
     ``--router-examples`` file. They only decide routes: they are in the route key, not in
     any guide's version, so adding examples re-routes but never rescores by itself.
     """
     guide_ids = list(guide_ids)
     folder = BUILTIN_GUIDES_DIR if guides_arg == "builtin" else Path(guides_arg)
-    shipped = folder / ROUTER_EXAMPLES_FILE
     out: tuple[RouterExample, ...] = ()
-    if shipped.is_file():
+    for shipped in sorted(p for p in folder.glob(ROUTER_EXAMPLES_GLOB) if p.is_file()):
         out += load_router_examples(shipped, guide_ids, what=str(shipped))
     if user_file:
         out += load_router_examples(user_file, guide_ids)

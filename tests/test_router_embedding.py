@@ -39,7 +39,8 @@ from transforms.routers import (
 )
 
 DATA = REPO / "beam_pipeline" / "data"
-SETS = {name: DATA / f"router_{name}.jsonl" for name in ("dev", "eval", "sample")}
+SETS = {name: DATA / f"router_{name}.jsonl" for name in ("eval", "sample")}
+SETS["dev"] = REPO / "guides" / "router_examples_dev.jsonl"
 # The first held-out set, inspected and then shipped as the built-in folder's extra router examples.
 SETS["heldout"] = REPO / "guides" / "router_examples.jsonl"
 DOMAINS = ("chat", "reasoning", "safety")
@@ -385,7 +386,17 @@ def test_evaluate_config_reads_router_examples(tmp_path, chatml_strong):
     config = EvaluateConfig(**base, router="embedding", router_examples=str(extra)).validate()
     # The built-in guide folder's shipped examples first, then the user's file.
     shipped = routing_examples("builtin", config.guide_set)
-    assert len(shipped) == 168 and {ex.domain for ex in shipped} == {"chat", "reasoning", "safety"}
+    # Every router_examples*.jsonl of the folder, in name order: 168 + dev 180 + v2 180 + v3 240.
+    assert len(shipped) == 168 + 180 + 180 + 240 and {ex.domain for ex in shipped} == {"chat", "reasoning", "safety"}
+    folder = REPO / "guides"
+    files = [
+        "router_examples.jsonl",
+        "router_examples_dev.jsonl",
+        "router_examples_v2.jsonl",
+        "router_examples_v3.jsonl",
+    ]
+    in_order = [ex for f in files for ex in load_router_examples(folder / f, config.guide_set)]
+    assert list(shipped) == in_order
     assert config.router_example_set == (*shipped, RouterExample("reasoning", (("user", "Is 91 prime?"),)))
     assert config.router_list == ["keyword", "embedding", "llm"]
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "Hi", "domain": "poetry"}])

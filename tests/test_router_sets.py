@@ -44,10 +44,10 @@ CASES = {
 
 # Router sets checked record by record; router_sample.jsonl carries no `case` tags.
 ROUTER_SETS = {
-    "dev": DATA / "router_dev.jsonl",
+    "dev": GUIDES / "router_examples_dev.jsonl",
     "heldout": GUIDES / "router_examples.jsonl",  # the first held-out set, now the shipped router examples
-    "heldout_v2": DATA / "router_heldout_v2.jsonl",
-    "heldout_v3": DATA / "router_heldout_v3.jsonl",
+    "heldout_v2": GUIDES / "router_examples_v2.jsonl",
+    "heldout_v3": GUIDES / "router_examples_v3.jsonl",
     "heldout_v4": DATA / "router_heldout_v4.jsonl",
     "sample": DATA / "router_sample.jsonl",
 }

@@ -3,7 +3,7 @@
 * ``EmbeddingRouter`` - the prompt's user text is embedded with the router model's own hidden
   states (last layer at the final user-text token, one forward of the prompt) and classified
   by a logistic regression fitted on labelled example prompts: the guides' ``examples``
-  (plus exemplar prompts, the guide folder's ``router_examples.jsonl`` and
+  (plus exemplar prompts, the guide folder's ``router_examples*.jsonl`` and
   ``--router-examples``). The fit (or, with ``EmbeddingSpec.method``, k-NN / centroids) is
   computed once per worker process and cached by a content hash of everything it depends on.
 * ``KeywordRouter`` - whole-word keyword hits from each guide's ``keywords``; cheap.
@@ -174,7 +174,7 @@ class EmbeddingSpec:
     max_tokens: int = 256
     center: bool = True
     method: str = "logreg"
-    l2: float = 1e-3
+    l2: float = 1e-4
     iterations: int = 3000
     temperature: float = 0.05  # knn and centroid only
     k: int = 3  # knn only
