@@ -253,19 +253,12 @@ def tune(args, records, guides, extra) -> list[dict]:
     examples = labelled_examples(guides, extra)
     ex_convs, ex_domains = [c for _, c in examples], [d for d, _ in examples]
     convs = [r["conversation"] for r in records]
-    cache = Path(args.cache)
-    cache.mkdir(parents=True, exist_ok=True)
     labels = list(guides)
     rows = []
     for layer, pooling in itertools.product([int(x) for x in args.layers.split(",")], args.poolings.split(",")):
-        f = cache / f"{Path(args.input).stem}-{layer}-{pooling}-{args.max_tokens}.npz"
-        if f.exists():
-            data = np.load(f)
-            ex_vecs, vecs = data["examples"], data["prompts"]
-        else:
-            ex_vecs = np.asarray(scorer.embed(ex_convs, layer, pooling, args.max_tokens))
-            vecs = np.asarray(scorer.embed(convs, layer, pooling, args.max_tokens))
-            np.savez(f, examples=ex_vecs, prompts=vecs)
+        # Cached by model, dtype and content (embed_cached), so another model never reuses these vectors.
+        ex_vecs = embed_cached(scorer, ex_convs, "examples", layer, pooling, args)
+        vecs = embed_cached(scorer, convs, Path(args.input).stem, layer, pooling, args)
         for spec in spec_variants(layer, pooling, args.max_tokens):
             scores = domain_scores(fit_router(ex_vecs, ex_domains, labels, spec), vecs, spec)
             for threshold in (0.0, 0.4, 0.5, 0.6):
